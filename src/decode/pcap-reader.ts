@@ -3,6 +3,8 @@
 // Malformed container framing throws CaptureError; a malformed frame inside sound
 // framing is skipped, since snaplen-cut or non-IP frames are normal in real captures.
 
+import { formatIpv4, formatIpv6 } from '../codec/ip-address-port.ts';
+
 export class CaptureError extends Error {
   constructor(message: string) {
     super(message);
@@ -51,28 +53,6 @@ function u32(b: Uint8Array, off: number, le = false, what = 'packet'): number {
 function slice(b: Uint8Array, off: number, len: number, what: string): Uint8Array {
   need(b, off, len, what);
   return b.subarray(off, off + len);
-}
-
-function formatIpv4(b: Uint8Array): string {
-  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-}
-
-/** Canonical text form of RFC 5952 §4: lowercase, longest zero run (>= 2 groups) as "::". */
-function formatIpv6(b: Uint8Array): string {
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push((b[i] << 8) | b[i + 1]);
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = g.map((x) => x.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
 function tcp(l4: Uint8Array, src: string, dst: string, time: number): CapturedSegment | null {

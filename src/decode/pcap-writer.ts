@@ -1,5 +1,6 @@
 // Writes classic pcap (draft-ietf-opsawg-pcap) files of synthetic Ethernet/IPv4
 // traffic with valid checksums, for feeding RELOAD (RFC 6940) messages to Wireshark.
+import { parseIpv4 } from '../codec/ip-address-port.ts';
 
 export interface Endpoint { ip: string; port: number }
 
@@ -45,15 +46,6 @@ function concat(parts: Uint8Array[]): Uint8Array {
   let at = 0;
   for (const p of parts) { out.set(p, at); at += p.length; }
   return out;
-}
-
-function parseIpv4(ip: string): Uint8Array {
-  const parts = ip.split('.');
-  const octets = parts.map(Number);
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p)) || octets.some((o) => o > 255)) {
-    throw new Error(`not an IPv4 address: ${ip}`);
-  }
-  return Uint8Array.from(octets);
 }
 
 function checkPort(port: number): number {
