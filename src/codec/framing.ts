@@ -69,7 +69,7 @@ export class FrameReader {
     let off = 0;
     try {
       while (off < chunk.length) {
-        if (this.headerLength === 0) {
+        if (this.headerLength === 0 && this.body === null) {
           // Fast path: a whole frame inside this chunk needs no copy.
           const size = this.frameSize(chunk, off, chunk.length - off);
           if (size > 0 && size <= chunk.length - off) {
