@@ -123,7 +123,7 @@ test('Store of a SipRegistration to the AOR resource (§7.4.1, RFC 7904 §3)', (
     replicaNumber: 0,
     kindData: [{
       kind: KindId.SIP_REGISTRATION,
-      generationCounter: 0n,
+      generation: 0n,
       values: [{
         storageTime: 1700000000000n, lifetime: 3600,
         value: { model: 'dictionary' as const, key: fromHex(NODE), value: { exists: true, value: fromHex(reg) } },

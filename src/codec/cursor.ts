@@ -287,9 +287,12 @@ export function readSequence<T>(c: Cursor, length: number, name: string, item: C
   return within(c, length, name, () => {
     const list: T[] = [];
     while (c.pos < c.end) {
+      const at = c.pos;
       c.path.push(`${name}[${list.length}]`);
       list.push(item.decode(c));
       c.path.pop();
+      // Every element takes at least one byte, so a list is bounded by its byte length.
+      if (c.pos === at) throw new Error(`${name}: element codec consumed no bytes`);
     }
     return list;
   });

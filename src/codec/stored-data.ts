@@ -153,6 +153,33 @@ export function storedDataSignatureInput(resourceId: Uint8Array, kind: number, s
   return c.bytes;
 }
 
+/**
+ * A Kind-ID, a generation counter and StoredData values of that kind: StoreKindData
+ * (§7.4.1.1) and FetchKindResponse (§7.4.2.2) are this same structure.
+ */
+export interface KindStoredData {
+  kind: number;
+  generation: bigint;
+  values: StoredData[];
+}
+
+export function kindStoredData(models: DataModels): Codec<KindStoredData> {
+  const values = (kind: number): Codec<StoredData[]> => storedDataVector(models.get(kind));
+  return {
+    encodingLength: (k) => 12 + values(k.kind).encodingLength(k.values),
+    encode(k, c) {
+      writeU32(c, k.kind);
+      writeU64(c, k.generation);
+      values(k.kind).encode(k.values, c);
+    },
+    decode(c) {
+      const kind = readU32(c, 'kind');
+      const generation = readU64(c, 'generation');
+      return { kind, generation, values: values(kind).decode(c) };
+    },
+  };
+}
+
 // ---- StoredDataSpecifier (§7.4.2.1) ----
 
 export interface ArrayRange {

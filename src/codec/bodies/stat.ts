@@ -1,6 +1,6 @@
 // StatAns (RFC 6940 §7.4.3): metadata of stored values instead of the values. StatReq is
 // the FetchReq structure (see fetch.ts).
-import { type Codec, Cursor, readBoolean, readOpaque, readU8, readU32, readU64, readSequence, writeBytes, writeOpaque, writeU8, writeU32, writeU64 } from '../cursor.ts';
+import { type Codec, Cursor, readBoolean, readOpaque, readU8, readU32, readU64, readSequence, vector, writeBytes, writeOpaque, writeU8, writeU32, writeU64 } from '../cursor.ts';
 import type { DataModel, DataModels } from '../stored-data.ts';
 
 export interface MetaData {
@@ -94,10 +94,8 @@ function valuesLength(k: StatKindResponse, models: DataModels): number {
 }
 
 export function statAns(models: DataModels): Codec<StatAns> {
-  const itemLength = (k: StatKindResponse): number => 12 + 4 + valuesLength(k, models);
-  const total = (a: StatAns): number => a.kindResponses.reduce((n, k) => n + itemLength(k), 0);
   const item: Codec<StatKindResponse> = {
-    encodingLength: itemLength,
+    encodingLength: (k) => 12 + 4 + valuesLength(k, models),
     encode(k, c) {
       writeU32(c, k.kind);
       writeU64(c, k.generation);
@@ -114,13 +112,11 @@ export function statAns(models: DataModels): Codec<StatAns> {
       return { kind, generation, values: readSequence(c, length, 'values', storedMetaData(model)) };
     },
   };
+  const responses = vector(item, 4, 'kind_responses');
   return {
-    encodingLength: (a) => 4 + total(a),
-    encode(a, c) {
-      writeU32(c, total(a));
-      for (const k of a.kindResponses) item.encode(k, c);
-    },
-    decode: (c) => ({ kindResponses: readSequence(c, readU32(c, 'kind_responses'), 'kind_responses', item) }),
+    encodingLength: (a) => responses.encodingLength(a.kindResponses),
+    encode: (a, c) => responses.encode(a.kindResponses, c),
+    decode: (c) => ({ kindResponses: responses.decode(c) }),
   };
 }
 

@@ -35,5 +35,5 @@ export function sipRegistrationStore(init: RegistrationInit): StoreReq {
     value,
     signature: { ...signed, identity: init.identity },
   };
-  return { resource, replicaNumber: 0, kindData: [{ kind: KindId.SIP_REGISTRATION, generationCounter: 0n, values: [stored] }] };
+  return { resource, replicaNumber: 0, kindData: [{ kind: KindId.SIP_REGISTRATION, generation: 0n, values: [stored] }] };
 }
