@@ -126,27 +126,31 @@ export function field<T>(c: Cursor, name: string, codec: Codec<T>): T {
 
 export const u8: Codec<number> = {
   encodingLength: () => 1,
-  encode: (v, c) => { c.view.setUint8(c.pos, v); c.pos += 1; },
-  decode: (c) => c.view.getUint8(c.take(1, 'uint8')),
+  encode: (v, c) => writeU8(c, v),
+  decode: (c) => c.bytes[c.take(1, 'uint8')],
 };
 export const u16: Codec<number> = {
   encodingLength: () => 2,
-  encode: (v, c) => { c.view.setUint16(c.pos, v); c.pos += 2; },
+  encode: (v, c) => writeU16(c, v),
   decode: (c) => c.view.getUint16(c.take(2, 'uint16')),
 };
 export const u32: Codec<number> = {
   encodingLength: () => 4,
-  encode: (v, c) => { c.view.setUint32(c.pos, v); c.pos += 4; },
+  encode: (v, c) => writeU32(c, v),
   decode: (c) => c.view.getUint32(c.take(4, 'uint32')),
 };
 export const i32: Codec<number> = {
   encodingLength: () => 4,
-  encode: (v, c) => { c.view.setInt32(c.pos, v); c.pos += 4; },
+  encode: (v, c) => {
+    if (!(v >= -0x80000000 && v <= 0x7fffffff && v === Math.floor(v))) throw new RangeError(`${v} does not fit in int32`);
+    c.view.setInt32(c.pos, v);
+    c.pos += 4;
+  },
   decode: (c) => c.view.getInt32(c.take(4, 'int32')),
 };
 export const u64: Codec<bigint> = {
   encodingLength: () => 8,
-  encode: (v, c) => { c.view.setBigUint64(c.pos, v); c.pos += 8; },
+  encode: (v, c) => writeU64(c, v),
   decode: (c) => c.view.getBigUint64(c.take(8, 'uint64')),
 };
 
@@ -169,24 +173,34 @@ export function readBoolean(c: Cursor, name: string): boolean {
   if (b > 1) c.invalid(name, 'bad_value', `Boolean must be 0 or 1, got ${b}`);
   return b === 1;
 }
+// Writers refuse values their width cannot hold: a silently wrapped number or length
+// would put different, still well-formed, bytes on the wire.
+function outOfRange(v: number, bits: number): never {
+  throw new RangeError(`${v} does not fit in ${bits} bits`);
+}
 export function writeU8(c: Cursor, v: number): void {
+  if (!(v >= 0 && v <= 0xff && v === Math.floor(v))) outOfRange(v, 8);
   c.bytes[c.pos++] = v;
 }
 export function writeU16(c: Cursor, v: number): void {
+  if (!(v >= 0 && v <= 0xffff && v === Math.floor(v))) outOfRange(v, 16);
   c.view.setUint16(c.pos, v);
   c.pos += 2;
 }
 export function writeU24(c: Cursor, v: number): void {
+  if (!(v >= 0 && v <= 0xffffff && v === Math.floor(v))) outOfRange(v, 24);
   c.bytes[c.pos] = v >>> 16;
   c.bytes[c.pos + 1] = v >>> 8;
   c.bytes[c.pos + 2] = v;
   c.pos += 3;
 }
 export function writeU32(c: Cursor, v: number): void {
+  if (!(v >= 0 && v <= 0xffffffff && v === Math.floor(v))) outOfRange(v, 32);
   c.view.setUint32(c.pos, v);
   c.pos += 4;
 }
 export function writeU64(c: Cursor, v: bigint): void {
+  if (v < 0n || v > 0xffffffffffffffffn) throw new RangeError(`${v} does not fit in 64 bits`);
   c.view.setBigUint64(c.pos, v);
   c.pos += 8;
 }

@@ -1,6 +1,6 @@
 // Destination and Via list entries (RFC 6940 §6.3.2.2), GRUUs built on them (RFC 7904 §6).
 import { NODE_ID_BYTES } from './constants.ts';
-import { type Codec, type Cursor, readU8, writeU8, writeU16, writeBytes, encode, decode, vector, readSequence, InvalidEncoding } from './cursor.ts';
+import { type Codec, type Cursor, readU8, writeU8, writeU16, writeBytes, encode, decode, vector, readSequence, InvalidEncoding, writeLength } from './cursor.ts';
 import type { NodeId, ResourceId } from './ids.ts';
 
 export type Destination =
@@ -29,7 +29,7 @@ export const Destination: Codec<Destination> = {
   encode(d, c) {
     switch (d.type) {
       case 'node':
-        writeU8(c, NODE); writeU8(c, d.id.length); writeBytes(c, d.id);
+        writeU8(c, NODE); writeLength(c, 1, d.id.length, 'node_id'); writeBytes(c, d.id);
         return;
       case 'resource':
       case 'opaque':
@@ -44,7 +44,7 @@ export const Destination: Codec<Destination> = {
         writeU16(c, 0x8000 | d.id);
         return;
       case 'unknown':
-        writeU8(c, d.code); writeU8(c, d.data.length); writeBytes(c, d.data);
+        writeU8(c, d.code); writeLength(c, 1, d.data.length, 'destination_data'); writeBytes(c, d.data);
     }
   },
   decode(c) {

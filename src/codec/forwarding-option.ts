@@ -1,5 +1,5 @@
 // ForwardingOption (RFC 6940 §6.3.2.3): type, flags, length, value.
-import { type Codec, readU8, readU16, writeU8, writeU16, writeBytes } from './cursor.ts';
+import { type Codec, readU8, readU16, writeU8, writeU16, writeBytes, writeLength } from './cursor.ts';
 
 export interface ForwardingOption {
   type: number;
@@ -13,7 +13,7 @@ export const ForwardingOption: Codec<ForwardingOption> = {
   encode(o, c) {
     writeU8(c, o.type);
     writeU8(c, o.flags);
-    writeU16(c, o.value.length);
+    writeLength(c, 2, o.value.length, 'value');
     writeBytes(c, o.value);
   },
   decode(c) {

@@ -1,5 +1,5 @@
 // IceCandidate and IceExtension (RFC 6940 §6.5.1.1), carried by Attach and AppAttach.
-import { type Codec, vector, readAscii, readOpaque, readSequence, readU8, readU16, readU32, writeAscii, writeOpaque, writeU8, writeU16, writeU32 } from './cursor.ts';
+import { type Codec, vector, readAscii, readOpaque, readSequence, readU8, readU16, readU32, writeAscii, writeOpaque, writeU8, writeU16, writeU32, writeLength } from './cursor.ts';
 import { IpAddressPort } from './ip-address-port.ts';
 
 export type CandType = 'host' | 'srflx' | 'relay';
@@ -51,7 +51,7 @@ export const IceCandidate: Codec<IceCandidate> = {
     writeU32(c, k.priority);
     writeU8(c, CAND_CODE[k.type]);
     if (k.type !== 'host') IpAddressPort.encode(relatedOf(k), c);
-    writeU16(c, extensionsLength(k.extensions));
+    writeLength(c, 2, extensionsLength(k.extensions), 'extensions');
     for (const e of k.extensions) IceExtension.encode(e, c);
   },
   decode(c) {

@@ -1,5 +1,5 @@
 // IpAddressPort (RFC 6940 §6.3.1.1): type, length, then an IPv4 or IPv6 address and port.
-import { type Codec, type Cursor, readU8, readU16, writeU8, writeU16, writeBytes } from './cursor.ts';
+import { type Codec, type Cursor, readU8, readU16, writeU8, writeU16, writeBytes, writeLength } from './cursor.ts';
 
 export type IpAddressPort =
   | { type: 'ipv4' | 'ipv6'; address: string; port: number }
@@ -14,7 +14,7 @@ export const IpAddressPort: Codec<IpAddressPort> = {
   encode(v, c) {
     if (v.type === 'unknown') {
       writeU8(c, v.code);
-      writeU8(c, v.data.length);
+      writeLength(c, 1, v.data.length, 'data');
       writeBytes(c, v.data);
       return;
     }

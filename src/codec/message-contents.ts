@@ -1,5 +1,5 @@
 // MessageContents and MessageExtension (RFC 6940 §6.3.3): the end-to-end part of a message.
-import { type Codec, readBoolean, readOpaque, readSequence, readU16, readU32, writeOpaque, writeU8, writeU16, writeU32 } from './cursor.ts';
+import { type Codec, readBoolean, readOpaque, readSequence, readU16, readU32, writeOpaque, writeU8, writeU16, writeU32, writeLength } from './cursor.ts';
 
 export interface MessageExtension {
   type: number;
@@ -40,7 +40,7 @@ export const MessageContents: Codec<MessageContents> = {
   encode(m, c) {
     writeU16(c, m.code);
     writeOpaque(c, 4, m.body, 'message_body');
-    writeU32(c, extensionsLength(m.extensions));
+    writeLength(c, 4, extensionsLength(m.extensions), 'extensions');
     for (const e of m.extensions) MessageExtension.encode(e, c);
   },
   decode(c) {

@@ -2,8 +2,7 @@
 // that message signatures cover.
 import {
   type Codec, type Cursor, Cursor as CursorClass, readOpaque, readSequence, readU8, readU16, within,
-  writeBytes, writeOpaque, writeU8, writeU16, writeU32, writeU64,
-} from './cursor.ts';
+  writeBytes, writeOpaque, writeU8, writeU16, writeU32, writeU64, writeLength } from './cursor.ts';
 
 /** An X.509 (type 0, RFC 6091) or other certificate, DER bytes. */
 export interface GenericCertificate {
@@ -61,7 +60,7 @@ export const SignerIdentity: Codec<SignerIdentity> = {
   encode(s, c) {
     const code = s.type === 'cert_hash' ? CERT_HASH : s.type === 'cert_hash_node_id' ? CERT_HASH_NODE_ID : s.type === 'none' ? NONE : s.code;
     writeU8(c, code);
-    writeU16(c, identityValueLength(s));
+    writeLength(c, 2, identityValueLength(s), 'identity');
     if (s.type === 'cert_hash' || s.type === 'cert_hash_node_id') {
       writeU8(c, s.hashAlg);
       writeOpaque(c, 1, s.hash, 'certificate_hash');
@@ -121,7 +120,7 @@ function certificatesLength(list: readonly GenericCertificate[]): number {
 export const SecurityBlock: Codec<SecurityBlock> = {
   encodingLength: (b) => 2 + certificatesLength(b.certificates) + Signature.encodingLength(b.signature),
   encode(b, c) {
-    writeU16(c, certificatesLength(b.certificates));
+    writeLength(c, 2, certificatesLength(b.certificates), 'certificates');
     for (const g of b.certificates) GenericCertificate.encode(g, c);
     Signature.encode(b.signature, c);
   },

@@ -1,5 +1,5 @@
 // SipRegistration, the value of the SIP-REGISTRATION kind (RFC 7904 §3.2).
-import { type Codec, type Cursor, readU8, readU16, readOpaque, within, writeBytes, writeOpaque, writeU8, writeU16 } from './cursor.ts';
+import { type Codec, type Cursor, readU8, readU16, readOpaque, within, writeBytes, writeOpaque, writeU8, writeU16, writeLength } from './cursor.ts';
 import { type Destination, DestinationVector } from './destination.ts';
 
 export type SipRegistration =
@@ -12,7 +12,8 @@ export type SipRegistration =
 const URI = 1;
 const ROUTE = 2;
 const utf8 = new TextEncoder();
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF: the text is data, and must round-trip byte for byte.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function dataLength(r: SipRegistration): number {
   switch (r.type) {
@@ -26,7 +27,7 @@ export const SipRegistration: Codec<SipRegistration> = {
   encodingLength: (r) => 3 + dataLength(r),
   encode(r, c) {
     writeU8(c, r.type === 'uri' ? URI : r.type === 'route' ? ROUTE : r.code);
-    writeU16(c, dataLength(r));
+    writeLength(c, 2, dataLength(r), 'sip_registration');
     if (r.type === 'uri') {
       writeOpaque(c, 2, utf8.encode(r.uri), 'uri');
     } else if (r.type === 'route') {

@@ -2,8 +2,7 @@
 // (§7.4.2) and the exact bytes a StoredData signature covers (§7.1).
 import {
   type Codec, Cursor, i32, readBoolean, readOpaque, readU32, readU64, readU16, vector, opaque, within,
-  writeBytes, writeOpaque, writeU8, writeU16, writeU32, writeU64,
-} from './cursor.ts';
+  writeBytes, writeOpaque, writeU8, writeU16, writeU32, writeU64, writeLength } from './cursor.ts';
 import { Signature, SignerIdentity } from './security-block.ts';
 
 /** Data model of a Kind (§7.2); not on the wire, it comes from the Kind definition. */
@@ -102,7 +101,7 @@ export function storedData(model: DataModel | undefined): Codec<StoredData> {
   return {
     encodingLength: (s) => 4 + storedDataInnerLength(s),
     encode(s, c) {
-      writeU32(c, storedDataInnerLength(s));
+      writeLength(c, 4, storedDataInnerLength(s), 'stored_data');
       writeU64(c, s.storageTime);
       writeU32(c, s.lifetime);
       encodeStoredDataValue(s.value, c);
@@ -218,7 +217,7 @@ export function storedDataSpecifier(models: DataModels): Codec<StoredDataSpecifi
     encode(s, c) {
       writeU32(c, s.kind);
       writeU64(c, s.generation);
-      writeU16(c, specifierBodyLength(s));
+      writeLength(c, 2, specifierBodyLength(s), 'model_specifier');
       switch (s.model) {
         case 'array': ArrayRanges.encode(s.indices, c); break;
         case 'dictionary': DictionaryKeys.encode(s.keys, c); break;

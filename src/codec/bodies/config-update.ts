@@ -1,5 +1,5 @@
 // ConfigUpdateReq (RFC 6940 §6.5.4); ConfigUpdateAns is empty.
-import { type Codec, opaque, readOpaque, readU8, readU32, vector, within, writeBytes, writeOpaque, writeU8, writeU32 } from '../cursor.ts';
+import { type Codec, opaque, readOpaque, readU8, readU32, vector, within, writeBytes, writeOpaque, writeU8, writeU32, writeLength } from '../cursor.ts';
 
 export type ConfigUpdateReq =
   /** A whole configuration document (application/p2p-overlay+xml), §11.1. */
@@ -25,7 +25,7 @@ export const ConfigUpdateReq: Codec<ConfigUpdateReq> = {
   encodingLength: (u) => 1 + 4 + bodyLength(u),
   encode(u, c) {
     writeU8(c, u.type === 'config' ? CONFIG : u.type === 'kind' ? KIND : u.code);
-    writeU32(c, bodyLength(u));
+    writeLength(c, 4, bodyLength(u), 'length');
     if (u.type === 'config') writeOpaque(c, 3, u.configData, 'config_data');
     else if (u.type === 'kind') Kinds.encode(u.kinds, c);
     else writeBytes(c, u.data);

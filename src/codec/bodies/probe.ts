@@ -1,5 +1,5 @@
 // ProbeReq and ProbeAns (RFC 6940 §6.4.2.5).
-import { type Codec, readSequence, readU8, readU16, u8, vector, writeU8, writeU16, writeU32, writeBytes } from '../cursor.ts';
+import { type Codec, readSequence, readU8, readU16, u8, vector, writeU8, writeU16, writeU32, writeBytes, writeLength } from '../cursor.ts';
 import { ProbeInformationType, nameOf } from '../codes.ts';
 
 type KnownProbeType = Exclude<keyof typeof ProbeInformationType, 'exp_probe'>;
@@ -32,7 +32,7 @@ export const ProbeInformation: Codec<ProbeInformation> = {
   encode(p, c) {
     if (p.type === 'unknown') {
       writeU8(c, p.code);
-      writeU8(c, p.data.length);
+      writeLength(c, 1, p.data.length, 'value');
       writeBytes(c, p.data);
       return;
     }
@@ -57,7 +57,7 @@ export const ProbeInformation: Codec<ProbeInformation> = {
 export const ProbeAns: Codec<ProbeAns> = {
   encodingLength: (p) => 2 + p.probeInfo.reduce((n, i) => n + ProbeInformation.encodingLength(i), 0),
   encode(p, c) {
-    writeU16(c, p.probeInfo.reduce((n, i) => n + ProbeInformation.encodingLength(i), 0));
+    writeLength(c, 2, p.probeInfo.reduce((n, i) => n + ProbeInformation.encodingLength(i), 0), 'probe_info');
     for (const i of p.probeInfo) ProbeInformation.encode(i, c);
   },
   decode: (c) => ({ probeInfo: readSequence(c, readU16(c, 'probe_info'), 'probe_info', ProbeInformation) }),

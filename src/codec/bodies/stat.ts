@@ -1,6 +1,6 @@
 // StatAns (RFC 6940 §7.4.3): metadata of stored values instead of the values. StatReq is
 // the FetchReq structure (see fetch.ts).
-import { type Codec, Cursor, readBoolean, readOpaque, readU8, readU32, readU64, readSequence, vector, writeBytes, writeOpaque, writeU8, writeU32, writeU64 } from '../cursor.ts';
+import { type Codec, Cursor, readBoolean, readOpaque, readU8, readU32, readU64, readSequence, vector, within, writeBytes, writeOpaque, writeU8, writeU32, writeU64, writeLength } from '../cursor.ts';
 import type { DataModel, DataModels } from '../stored-data.ts';
 
 export interface MetaData {
@@ -17,7 +17,6 @@ export type MetaDataValue =
   | { model: 'dictionary'; key: Uint8Array; value: MetaData };
 
 export interface StoredMetaData {
-  valueLength: number;
   storageTime: bigint;
   lifetime: number;
   metadata: MetaDataValue;
@@ -54,11 +53,21 @@ function metaDataValueLength(v: MetaDataValue): number {
   return v.model === 'single' ? inner : v.model === 'array' ? 4 + inner : 2 + v.key.length + inner;
 }
 
+function storedMetaDataInnerLength(s: StoredMetaData): number {
+  return 12 + metaDataValueLength(s.metadata);
+}
+
+/**
+ * [AMBIG] §7.4.3.2 names the first field value_length, yet says the fields "are the same as
+ * the corresponding fields in StoredData", whose first field is the length of the rest of the
+ * structure. We write that length, as Wireshark's dissector reads it, so a reader can step
+ * over an entry.
+ */
 function storedMetaData(model: DataModel): Codec<StoredMetaData> {
   return {
-    encodingLength: (s) => 16 + metaDataValueLength(s.metadata),
+    encodingLength: (s) => 4 + storedMetaDataInnerLength(s),
     encode(s, c) {
-      writeU32(c, s.valueLength);
+      writeLength(c, 4, storedMetaDataInnerLength(s), 'stored_meta_data');
       writeU64(c, s.storageTime);
       writeU32(c, s.lifetime);
       const m = s.metadata;
@@ -66,8 +75,7 @@ function storedMetaData(model: DataModel): Codec<StoredMetaData> {
       else if (m.model === 'dictionary') writeOpaque(c, 2, m.key, 'key');
       MetaData.encode(m.value, c);
     },
-    decode(c) {
-      const valueLength = readU32(c, 'value_length');
+    decode: (c) => within(c, readU32(c, 'length'), 'stored_meta_data', (): StoredMetaData => {
       const storageTime = readU64(c, 'storage_time');
       const lifetime = readU32(c, 'lifetime');
       c.path.push('metadata');
@@ -82,8 +90,8 @@ function storedMetaData(model: DataModel): Codec<StoredMetaData> {
         metadata = { model, value: MetaData.decode(c) };
       }
       c.path.pop();
-      return { valueLength, storageTime, lifetime, metadata };
-    },
+      return { storageTime, lifetime, metadata };
+    }),
   };
 }
 
@@ -99,7 +107,7 @@ export function statAns(models: DataModels): Codec<StatAns> {
     encode(k, c) {
       writeU32(c, k.kind);
       writeU64(c, k.generation);
-      writeU32(c, valuesLength(k, models));
+      writeLength(c, 4, valuesLength(k, models), 'values');
       if ('rawValues' in k) writeBytes(c, k.rawValues);
       else for (const v of k.values) storedMetaData(models.get(k.kind) ?? 'single').encode(v, c);
     },
