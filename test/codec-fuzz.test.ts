@@ -195,7 +195,7 @@ const chunkSizes = fc.array(fc.integer({ min: 1, max: 97 }), { maxLength: 8 });
 test('random bytes: only NeedMoreBytes / InvalidEncoding or success, from every decoder', () => {
   fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), chunkSizes, sampleIndex, (bytes, sizes, i) => {
     hammer(bytes, sizes, SAMPLES[i]);
-  }), { numRuns: 5000 });
+  }), { numRuns: 3000 });
 });
 
 test('random bytes behind a valid header prefix of a sample, with the length fixed up or not', () => {
@@ -209,7 +209,7 @@ test('random bytes behind a valid header prefix of a sample, with the length fix
       if (fixLength) new DataView(bytes.buffer).setUint32(16, bytes.length);
       hammer(bytes, sizes, s);
     },
-  ), { numRuns: 5000 });
+  ), { numRuns: 3000 });
 });
 
 type Mutation =
@@ -264,7 +264,7 @@ test('mutated sample messages: only typed errors, and right after each failure t
       if (fixLength && bytes.length >= 20) new DataView(bytes.buffer).setUint32(16, bytes.length);
       hammer(bytes, sizes, s);
     },
-  ), { numRuns: 20000 });
+  ), { numRuns: 12000 });
 });
 
 test('mutated sample bodies: decodeBodyAs raises only typed errors, and the samples decode right after', () => {
@@ -277,7 +277,7 @@ test('mutated sample bodies: decodeBodyAs raises only typed errors, and the samp
       assert.deepEqual(decodeBodyAs(s.name, s.body), s.decodedBody.body);
       samplesStillDecode(s);
     }
-  }), { numRuns: 20000 });
+  }), { numRuns: 12000 });
 });
 
 test('FrameReader: any chunking of a valid frame stream gives the frames of a single push', () => {
