@@ -44,4 +44,14 @@ export interface Link {
   onMessage: (message: Uint8Array) => void;
   /** Set by the owner; called once when the link closes for any reason. */
   onClose: (reason: string) => void;
+  /**
+   * Optional; called when the link has sent nothing for its keepalive idle time, so the owner
+   * may send a Ping (§6.5.3): the failure timer runs only while a data frame awaits its ACK.
+   */
+  onIdle?: () => void;
+  /**
+   * Optional; called when a received message exceeds max-message-size, just before the link
+   * closes (§6.6). The link is still open: the owner may send Error_Message_Too_Large.
+   */
+  onOversize?: (detail: string) => void;
 }

@@ -1,0 +1,153 @@
+// A RELOAD node: the message transport, its links and the methods every node answers
+// (Ping, Probe, Attach, AppAttach; RFC 6940 §6.4.2.5, §6.5). The topology plug-in adds
+// Join, Leave, Update and RouteQuery.
+import { randomBytes } from 'node:crypto';
+import {
+  type AttachReqAns, type Destination, type IceCandidate, type NodeId, ErrorCode, OverlayLinkType, ProbeInformationType,
+} from '../codec/index.ts';
+import type { Endpoint, Link } from '../link/link.ts';
+import type { Clock } from '../util/clock.ts';
+import type { Logger } from '../util/log.ts';
+import { ReloadError } from './errors.ts';
+import { type LinkConnector, Links } from './links.ts';
+import { type TransportInit, MessageTransport } from './message-transport.ts';
+import type { MessageSecurity, RequestContext, Topology } from './types.ts';
+
+export interface NodeInit extends TransportInit {
+  /** Where this node accepts links: the host candidate it offers in Attach (§6.5.1.1). */
+  advertised: Endpoint;
+  /** Cap on open links (connection table); default 32. */
+  maxLinks?: number;
+  /** How long an Attach waits for the answerer's link, ms; default 5000. */
+  attachTimeoutMs?: number;
+}
+
+export interface NodeComponents {
+  clock: Clock;
+  log: Logger;
+  security: MessageSecurity;
+  connector: LinkConnector;
+}
+
+/** AppAttach applications by Application-ID (§6.5.2): SIP registers 5060 later. */
+export type AppAttachHandler = (link: Link, ctx: RequestContext) => void;
+
+export class ReloadNode {
+  readonly transport: MessageTransport;
+  readonly links: Links;
+  readonly nodeId: NodeId;
+  readonly startedAt: number;
+  private readonly applications = new Map<number, AppAttachHandler>();
+  private readonly attachTimeoutMs: number;
+  /** Called for every Attach this node answered once its link is up. */
+  onAttached: (link: Link, request: AttachReqAns, ctx: RequestContext) => void = () => {};
+
+  constructor(private readonly components: NodeComponents, private readonly init: NodeInit) {
+    this.nodeId = components.security.nodeId;
+    this.startedAt = components.clock.now();
+    this.attachTimeoutMs = init.attachTimeoutMs ?? 5000;
+    this.links = new Links({ clock: components.clock, log: components.log, connector: components.connector }, { maxLinks: init.maxLinks ?? 32 });
+    this.links.selfId = this.nodeId;
+    this.transport = new MessageTransport({ ...components, linkTo: (id) => this.links.get(id) }, init);
+    this.links.onMessage = (bytes, link) => this.transport.receive(bytes, link);
+    this.links.onClose = (link) => this.transport.topology?.linkClosed(link);
+    this.transport.handle('ping_req', () => ({
+      name: 'ping_ans',
+      body: { responseId: randomBytes(8).readBigUInt64BE(), time: BigInt(this.components.clock.wallTime()) },
+    }));
+    this.transport.handle('probe_req', (req) => ({ name: 'probe_ans', body: { probeInfo: this.probe(req.requestedInfo) } }));
+    this.transport.handle('attach_req', (req, ctx) => this.answerAttach(req, ctx));
+    this.transport.handle('app_attach_req', (req, ctx) => this.answerAppAttach(req, ctx));
+  }
+
+  set topology(t: Topology) {
+    this.transport.topology = t;
+  }
+
+  /** Accepts a link opened to us (the TLS listener's callback). */
+  acceptLink(link: Link): void {
+    this.links.add(link);
+  }
+
+  /** Our host candidate for TLS-TCP-FH-NO-ICE (§6.5.1.1, §6.6.5: a passive candidate). */
+  candidates(): IceCandidate[] {
+    return [{
+      addrPort: { type: this.init.advertised.host.includes(':') ? 'ipv6' : 'ipv4', address: this.init.advertised.host, port: this.init.advertised.port },
+      overlayLink: OverlayLinkType['TLS-TCP-FH-NO-ICE'],
+      foundation: '1',
+      priority: (126 << 24) | (65535 << 8) | 255, // host type preference, RFC 8445 §5.1.2.1
+      type: 'host',
+      extensions: [],
+    }];
+  }
+
+  /**
+   * Attach (§6.5.1): asks the node at `destinations` for a connection. With No-ICE links
+   * the answerer, as TLS client, connects to our candidate; we wait for that link.
+   */
+  async attach(destinations: Destination[], opts: { via?: Link; sendUpdate?: boolean } = {}): Promise<Link> {
+    const request: AttachReqAns = {
+      ufrag: randomBytes(4).toString('hex'), password: randomBytes(12).toString('hex'), role: 'passive',
+      candidates: this.candidates(), sendUpdate: opts.sendUpdate ?? false,
+    };
+    const answer = await this.transport.request(destinations, 'attach_req', request, { via: opts.via });
+    // The answer's verified signer is the node that connects to us.
+    const peer = answer.signer[0];
+    if (!peer) throw new ReloadError(ErrorCode.Error_Forbidden, 'attach answer without a signer Node-ID');
+    return this.links.waitFor(peer, this.attachTimeoutMs);
+  }
+
+  private async answerAttach(req: AttachReqAns, ctx: RequestContext): Promise<{ name: 'attach_ans'; body: AttachReqAns }> {
+    const requester = ctx.signer[0];
+    if (!requester) throw new ReloadError(ErrorCode.Error_Forbidden, 'no signer');
+    const answer: AttachReqAns = {
+      ufrag: randomBytes(4).toString('hex'), password: randomBytes(12).toString('hex'), role: 'active', candidates: this.candidates(), sendUpdate: false,
+    };
+    // Connect after the answer is on its way; the requester waits for our link.
+    setImmediate(() => void this.connectBack(requester, req, ctx));
+    return { name: 'attach_ans', body: answer };
+  }
+
+  private async connectBack(requester: NodeId, req: AttachReqAns, ctx: RequestContext): Promise<void> {
+    try {
+      let link = this.links.get(requester);
+      if (!link) {
+        const c = req.candidates.find((k) => k.overlayLink === OverlayLinkType['TLS-TCP-FH-NO-ICE'] && k.addrPort.type !== 'unknown');
+        if (!c || c.addrPort.type === 'unknown') return;
+        link = await this.links.connect({ host: c.addrPort.address, port: c.addrPort.port }, requester);
+      }
+      this.onAttached(link, req, ctx);
+    } catch (e) {
+      this.components.log.debug('attach connect-back failed', { peer: requester, error: (e as Error).message });
+    }
+  }
+
+  /** Registers the application behind an Application-ID (§6.5.2). */
+  application(id: number, handler: AppAttachHandler): void {
+    this.applications.set(id, handler);
+  }
+
+  private answerAppAttach(req: { application: number }, _ctx: RequestContext): never {
+    if (!this.applications.has(req.application)) throw new ReloadError(ErrorCode.Error_Not_Found, `no application ${req.application}`);
+    throw new ReloadError(ErrorCode.Error_Not_Found, 'AppAttach connections arrive with the SIP usage');
+  }
+
+  private probe(requested: number[]): { type: 'responsible_set' | 'num_resources' | 'uptime'; value: number }[] {
+    const uptime = Math.floor((this.components.clock.now() - this.startedAt) / 1000);
+    const out: { type: 'responsible_set' | 'num_resources' | 'uptime'; value: number }[] = [];
+    for (const t of requested) {
+      if (t === ProbeInformationType.uptime) out.push({ type: 'uptime', value: uptime });
+      if (t === ProbeInformationType.num_resources) out.push({ type: 'num_resources', value: 0 });
+      if (t === ProbeInformationType.responsible_set) out.push({ type: 'responsible_set', value: this.responsiblePpb() });
+    }
+    return out;
+  }
+
+  /** Fraction of the ring this node is responsible for, in parts per billion (§6.4.2.5). */
+  responsiblePpb: () => number = () => 1e9;
+
+  close(): void {
+    this.transport.close();
+    this.links.closeAll('node closed');
+  }
+}
