@@ -1,23 +1,28 @@
 // The composition root: one binary, `p2psip <command>`.
 import { nodeDecodeIo, runDecode } from './decode/decode-command.ts';
-import { runPreview } from './run.ts';
+import { controlCommand, runDevice } from './run/run-command.ts';
 
 const USAGE = `usage: p2psip <command>
-  run       start this device (embedded default configuration)
+  run       start this device (embedded default configuration; see run --help)
+  status    routing table, connections and counters of the running device
+  ping      ping a Node-ID or resource:<name> through the running device
   decode    print RELOAD messages from hex, raw bytes or a pcap/pcapng capture as JSON`;
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
+  const print = (line: string): void => void process.stdout.write(`${line}\n`);
   switch (command) {
     case 'run':
-      runPreview((line) => process.stdout.write(`${line}\n`));
-      return 0;
+      return runDevice(args, print);
+    case 'status':
+    case 'ping':
+      return controlCommand(command, args, print);
     case 'decode':
       return runDecode(args, nodeDecodeIo());
     case undefined:
     case '-h':
     case '--help':
-      process.stdout.write(`${USAGE}\n`);
+      print(USAGE);
       return command === undefined ? 2 : 0;
     default:
       process.stderr.write(`p2psip: unknown command "${command}"\n${USAGE}\n`);
@@ -25,4 +30,10 @@ function main(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e: Error) => {
+    process.stderr.write(`p2psip: ${e.message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,91 @@
+// The device's own configuration for `p2psip run`: which overlay, where to listen, whom to
+// bootstrap from, where its flash lives, and whether it is a peer or a client.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Endpoint } from '../link/link.ts';
+import { RELOAD_PORT } from '../codec/index.ts';
+
+export interface DeviceConfig {
+  /** Overlay instance name (§11.1 instance-name); also the SIP domain of the building. */
+  overlay: string;
+  /** peer: full Chord member; client: attaches to a peer and never routes (§4.2). */
+  role: 'peer' | 'client';
+  /** Address to accept overlay links on; port 0 picks one. */
+  listen: Endpoint;
+  /** Address to offer in Attach candidates; default the listen address (or 127.0.0.1 for 0.0.0.0). */
+  advertise?: string;
+  /** Bootstrap peers (§11.4); empty: start a new overlay as its first node. */
+  bootstrap: Endpoint[];
+  /** Where identity and state persist across power cuts. */
+  dataDir: string;
+  /** The user name in this device's certificate (rfc822Name). */
+  userName: string;
+  /** Control socket path; default <dataDir>/control.sock. */
+  control?: string;
+  /** overlay-reliability-timer, ms (§6.2.1). */
+  reliabilityTimerMs?: number;
+  /** Chord tuning: neighbours per side, Update interval and finger refresh interval, ms. */
+  chord?: { neighbours?: number; updateIntervalMs?: number; fingerIntervalMs?: number };
+  /** Connection table cap. */
+  maxLinks?: number;
+  /** Link failure timeout, ms (§6.6.5; the RFC's example is 30 s). */
+  linkFailureTimeoutMs?: number;
+}
+
+/** The embedded default: a new overlay, this device its first node. */
+export const DEFAULT_DEVICE_CONFIG: DeviceConfig = {
+  overlay: 'building.example',
+  role: 'peer',
+  listen: { host: '0.0.0.0', port: RELOAD_PORT },
+  bootstrap: [],
+  dataDir: 'data',
+  userName: 'device@building.example',
+};
+
+export function parseEndpoint(s: string): Endpoint {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(s.trim());
+  if (!m) throw new Error(`not host:port: ${s}`);
+  return { host: m[1], port: Number(m[2]) };
+}
+
+const USAGE = `usage: p2psip run [--config FILE] [--overlay NAME] [--listen HOST:PORT] [--advertise HOST]
+                  [--bootstrap HOST:PORT[,HOST:PORT...]] [--data DIR] [--user NAME] [--client]
+                  [--control PATH] [--reliability-timer MS]`;
+
+/** Embedded default, then the JSON file of --config, then the flags. */
+export function deviceConfigFrom(args: string[]): DeviceConfig {
+  let config: DeviceConfig = { ...DEFAULT_DEVICE_CONFIG };
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (!a.startsWith('--')) throw new Error(`unexpected argument "${a}"\n${USAGE}`);
+    const name = a.slice(2);
+    if (name === 'client' || name === 'peer') flags.set(name, true);
+    else if (i + 1 < args.length) flags.set(name, args[++i]);
+    else throw new Error(`--${name} needs a value\n${USAGE}`);
+  }
+  const file = flags.get('config');
+  if (typeof file === 'string') config = { ...config, ...(JSON.parse(readFileSync(file, 'utf8')) as Partial<DeviceConfig>) };
+  for (const [name, v] of flags) {
+    const value = String(v);
+    switch (name) {
+      case 'config': break;
+      case 'overlay': config.overlay = value; break;
+      case 'listen': config.listen = parseEndpoint(value); break;
+      case 'advertise': config.advertise = value; break;
+      case 'bootstrap': config.bootstrap = value.split(',').filter(Boolean).map(parseEndpoint); break;
+      case 'data': config.dataDir = value; break;
+      case 'user': config.userName = value; break;
+      case 'client': config.role = 'client'; break;
+      case 'peer': config.role = 'peer'; break;
+      case 'control': config.control = value; break;
+      case 'reliability-timer': config.reliabilityTimerMs = Number(value); break;
+      default: throw new Error(`unknown option --${name}\n${USAGE}`);
+    }
+  }
+  return config;
+}
+
+export function controlPath(config: Pick<DeviceConfig, 'control' | 'dataDir'>): string {
+  return config.control ?? join(config.dataDir, 'control.sock');
+}

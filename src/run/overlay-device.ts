@@ -1,0 +1,115 @@
+// Builds a running overlay node from a DeviceConfig: identity from flash, TLS links, the
+// message transport, and CHORD-RELOAD as a peer or a client.
+import { mkdirSync } from 'node:fs';
+import { type NodeId, toHex } from '../codec/index.ts';
+import { TlsTransport } from '../link/tls-transport.ts';
+import type { Endpoint } from '../link/link.ts';
+import { ReloadNode } from '../reload/node.ts';
+import { CertificateCache } from '../reload/security/certificate-cache.ts';
+import { parseCertificate } from '../reload/security/certificate.ts';
+import { type NodeIdentity, loadOrCreateIdentity } from '../reload/security/identity.ts';
+import { MessageSigner } from '../reload/security/signer.ts';
+import { SelfSignedTrust } from '../reload/security/trust.ts';
+import { MessageVerifier } from '../reload/security/verifier.ts';
+import type { MessageSecurity } from '../reload/types.ts';
+import { ChordClient } from '../topology/chord/client.ts';
+import { ChordPeer } from '../topology/chord/chord.ts';
+import { type Clock, systemClock } from '../util/clock.ts';
+import { type Logger, createLogger } from '../util/log.ts';
+import type { DeviceConfig } from './config.ts';
+
+/** Message security for a self-signed overlay (§11.3.1): our signer, everyone's verifier. */
+export function selfSignedSecurity(identity: NodeIdentity, clock: Clock): MessageSecurity {
+  const signer = new MessageSigner(identity);
+  const trust = new SelfSignedTrust({ overlay: identity.overlay });
+  const verifier = new MessageVerifier({ trust, certificates: new CertificateCache(), clock });
+  return {
+    nodeId: identity.nodeId,
+    sign: (overlay, transactionId, contents) => signer.signMessage(overlay, transactionId, contents),
+    verify: (m) => [...verifier.verifyMessage(m).nodeIds],
+    verifyPeer(certificate): NodeId {
+      const info = parseCertificate(certificate);
+      trust.check(info, clock.wallTime());
+      return info.nodeIds[0];
+    },
+  };
+}
+
+export interface OverlayDevice {
+  readonly identity: NodeIdentity;
+  readonly node: ReloadNode;
+  readonly topology: ChordPeer | ChordClient;
+  readonly listening: Endpoint;
+  status(): object;
+  /** Leaves the overlay (a peer tells its neighbours, §10.9), then closes everything. */
+  stop(): Promise<void>;
+}
+
+export async function startOverlayDevice(config: DeviceConfig, components: { clock?: Clock; log?: Logger } = {}): Promise<OverlayDevice> {
+  const clock = components.clock ?? systemClock;
+  const log = components.log ?? createLogger('reload:node');
+  mkdirSync(config.dataDir, { recursive: true });
+  const identity = await loadOrCreateIdentity(config.dataDir, { overlay: config.overlay, userName: config.userName, clock });
+  const security = selfSignedSecurity(identity, clock);
+  const tls = new TlsTransport({ clock, log: createLogger('link:tls') }, {
+    key: identity.privateKey, cert: identity.certificatePem, verifyPeer: security.verifyPeer,
+    failureTimeoutMs: config.linkFailureTimeoutMs,
+  });
+  const listening = await tls.listen(config.listen.host, config.listen.port);
+  const advertised = { host: config.advertise ?? (config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host), port: listening.port };
+  const node = new ReloadNode({ clock, log, security, connector: tls }, {
+    overlay: config.overlay, advertised, reliabilityTimerMs: config.reliabilityTimerMs, maxLinks: config.maxLinks,
+  });
+  tls.onLink = (link) => node.acceptLink(link);
+  const chordLog = createLogger('reload:chord');
+  const topology = config.role === 'client'
+    ? new ChordClient({ clock, log: chordLog, node })
+    : new ChordPeer({ clock, log: chordLog, node }, config.chord);
+  try {
+    if (topology instanceof ChordPeer && config.bootstrap.length === 0) topology.createOverlay();
+    else await topology.join(config.bootstrap);
+  } catch (e) {
+    topology.close();
+    node.close();
+    await tls.close();
+    throw e;
+  }
+  let stopped = false;
+  return {
+    identity, node, topology, listening: advertised,
+    status: () => deviceStatus(config, identity, node, topology, advertised),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (topology instanceof ChordPeer) await topology.leave();
+      topology.close();
+      node.close();
+      await tls.close();
+    },
+  };
+}
+
+function deviceStatus(config: DeviceConfig, identity: NodeIdentity, node: ReloadNode, topology: ChordPeer | ChordClient, advertised: Endpoint): object {
+  const t = node.transport;
+  return {
+    nodeId: toHex(identity.nodeId),
+    overlay: config.overlay,
+    role: config.role,
+    state: topology.state,
+    listen: `${advertised.host}:${advertised.port}`,
+    routingTable: topology instanceof ChordPeer ? topology.table.toJSON() : { peer: topology.peer ? toHex(topology.peer.remoteNodeId) : null },
+    connections: node.links.all().map((l) => ({
+      nodeId: toHex(l.remoteNodeId), remote: `${l.remote.host}:${l.remote.port}`, outbound: l.outbound,
+      srttMs: l.stats.srttMs, rtoMs: l.stats.rtoMs, framesSent: l.stats.framesSent, framesReceived: l.stats.framesReceived,
+    })),
+    counters: {
+      transport: t.counters,
+      transactions: { pending: t.transactions.size, retransmissions: t.transactions.retransmissions, timeouts: t.transactions.timeouts, refused: t.transactions.refused },
+      answerCache: { size: t.answers.size, evictions: t.answers.evictions },
+      reassembly: { pending: t.reassembly.size, refused: t.reassembly.refused, timedOut: t.reassembly.timedOut },
+      links: { open: node.links.size, evictions: node.links.evictions, refusals: node.links.refusals },
+      topology: topology.counters,
+    },
+    memory: { rssBytes: process.memoryUsage().rss },
+  };
+}

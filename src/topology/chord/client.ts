@@ -1,0 +1,122 @@
+// Client mode (RFC 6940 §4.2, §3.2.1): the node attaches to the peer responsible for its own
+// Node-ID and sends everything through it; it never routes or stores, and follows when
+// responsibility for its Node-ID moves.
+import { type ChordUpdate, idEquals, resourceDestination } from '../../codec/index.ts';
+import type { Endpoint, Link } from '../../link/link.ts';
+import type { ReloadNode } from '../../reload/node.ts';
+import type { RequestContext, Topology } from '../../reload/types.ts';
+import type { Clock } from '../../util/clock.ts';
+import type { Logger } from '../../util/log.ts';
+import * as D from './constants.ts';
+
+export type ClientState = 'idle' | 'attaching' | 'attached' | 'closed';
+
+export class ChordClient implements Topology {
+  state: ClientState = 'idle';
+  /** The responsible peer we send through. */
+  peer: Link | undefined;
+  readonly counters = { attaches: 0, moves: 0, reattachFailures: 0 };
+  private readonly known = new Map<string, Endpoint>();
+  private following = false;
+
+  constructor(private readonly components: { clock: Clock; log: Logger; node: ReloadNode }) {
+    const node = components.node;
+    node.topology = this;
+    node.links.isProtected = (id) => this.peer !== undefined && idEquals(id, this.peer.remoteNodeId);
+    node.transport.handle('update_req', (u, ctx) => this.answerUpdate(u, ctx));
+  }
+
+  isResponsible(): boolean {
+    return false;
+  }
+
+  nextHop(): Link | undefined {
+    return this.peer && !this.peer.closed ? this.peer : undefined;
+  }
+
+  linkClosed(link: Link): void {
+    if (this.peer && link === this.peer && this.state !== 'closed') {
+      this.peer = undefined;
+      this.state = 'idle';
+      void this.reattach();
+    }
+  }
+
+  /** Attaches through the first bootstrap that answers to the peer responsible for us. */
+  async join(bootstraps: Endpoint[]): Promise<void> {
+    for (const b of bootstraps) this.known.set(`${b.host}:${b.port}`, b);
+    this.state = 'attaching';
+    let lastError: unknown;
+    for (const b of [...this.known.values()]) {
+      try {
+        const boot = await this.components.node.links.connect(b);
+        const peer = await this.components.node.attach([resourceDestination(this.components.node.nodeId)], { via: boot });
+        this.settle(peer, boot);
+        return;
+      } catch (e) {
+        lastError = e;
+      }
+    }
+    this.state = 'idle';
+    throw new Error(`client could not attach: ${(lastError as Error | undefined)?.message ?? 'no bootstrap'}`);
+  }
+
+  private settle(peer: Link, boot?: Link): void {
+    if (this.peer && !idEquals(this.peer.remoteNodeId, peer.remoteNodeId)) {
+      this.counters.moves++;
+      const old = this.peer;
+      this.peer = peer;
+      old.close('responsible peer moved');
+    }
+    this.peer = peer;
+    this.state = 'attached';
+    this.counters.attaches++;
+    this.known.set(`${peer.remote.host}:${peer.remote.port}`, peer.remote);
+    if (boot && !idEquals(boot.remoteNodeId, peer.remoteNodeId)) boot.close('bootstrap no longer needed');
+  }
+
+  /**
+   * Our peer tells its connections when its range moves (§10.7.3): ask again who is
+   * responsible for our Node-ID, and move there if it is someone else.
+   */
+  private answerUpdate(u: ChordUpdate, ctx: RequestContext): { name: 'update_ans'; body: Record<string, never> } {
+    if (this.peer && idEquals(ctx.from.remoteNodeId, this.peer.remoteNodeId) && !this.following) {
+      this.following = true;
+      setImmediate(() => void this.follow().finally(() => { this.following = false; }));
+    }
+    void u;
+    return { name: 'update_ans', body: {} };
+  }
+
+  private async follow(): Promise<void> {
+    const current = this.peer;
+    if (!current) return;
+    try {
+      const peer = await this.components.node.attach([resourceDestination(this.components.node.nodeId)], { via: current });
+      if (!idEquals(peer.remoteNodeId, current.remoteNodeId)) this.settle(peer);
+    } catch (e) {
+      this.components.log.debug('client could not confirm its peer', { error: (e as Error).message });
+    }
+  }
+
+  private async reattach(): Promise<void> {
+    for (let attempt = 0; attempt < 10 && this.state !== 'closed' && !this.peer; attempt++) {
+      try {
+        await this.join([]);
+        return;
+      } catch {
+        this.counters.reattachFailures++;
+        await new Promise((r) => this.components.clock.setTimeout(() => r(undefined), D.CHORD_REJOIN_BACKOFF_MS));
+      }
+    }
+  }
+
+  /** Remembers a peer to fall back on when ours goes (§11.4 bootstrap cache). */
+  remember(endpoint: Endpoint): void {
+    if (this.known.size < D.CHORD_BOOTSTRAP_CACHE) this.known.set(`${endpoint.host}:${endpoint.port}`, endpoint);
+  }
+
+  close(): void {
+    this.state = 'closed';
+  }
+}
