@@ -1,0 +1,168 @@
+// This node's identity: a key pair and the certificate binding it to a Node-ID and a user
+// name (RFC 6940 §11.3). Self-signed mode derives the Node-ID from the key (§11.3.1), so a
+// persisted key keeps the node at the same place on the ring across restarts.
+import { type KeyObject, X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type NodeId, idEquals, toHex } from '../../codec/index.ts';
+import { type Clock, systemClock } from '../../util/clock.ts';
+import { writeFileAtomic } from './atomic-file.ts';
+import {
+  type CertificateInfo, type NodeIdDigest, CertificateError, buildCertificate, certificatePem, parseCertificate, selfSignedNodeId,
+} from './certificate.ts';
+import {
+  CERTIFICATE_BACKDATE_MS, DEFAULT_NODE_ID_DIGEST, MIN_PLAUSIBLE_WALL_TIME_MS, IDENTITY_CERT_FILE, IDENTITY_CERT_FILE_MODE, IDENTITY_KEY_FILE, IDENTITY_KEY_FILE_MODE,
+  SELF_SIGNED_VALIDITY_MS,
+} from './constants.ts';
+
+export interface NodeIdentity {
+  readonly nodeId: NodeId;
+  readonly userName: string;
+  /** Overlay instance name of the certificate's reload:// URI. */
+  readonly overlay: string;
+  /** DER certificate. */
+  readonly certificate: Uint8Array;
+  readonly certificatePem: string;
+  readonly privateKey: KeyObject;
+  /** PKCS#8 PEM. */
+  readonly privateKeyPem: string;
+  readonly info: CertificateInfo;
+}
+
+export interface SelfSignedIdentityOptions {
+  /** Overlay instance name, written into the reload:// URI (§11.3, §14.15). */
+  overlay: string;
+  /** The rfc822Name; self-signed certificates may carry any (§11.3.1). */
+  userName: string;
+  /** Node-ID digest of the configuration's self-signed-permitted element; default sha256. */
+  digest?: NodeIdDigest;
+  /** Source of notBefore/notAfter; default the system clock. */
+  clock?: Clock;
+  /** Certificate lifetime; default SELF_SIGNED_VALIDITY_MS (10 years). */
+  validityMs?: number;
+  /** Key to certify; default a new ECDSA P-256 key. RSA keys give sha256WithRSA certificates. */
+  privateKey?: KeyObject;
+}
+
+function newKey(): KeyObject {
+  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+}
+
+function spkiOf(key: KeyObject): Uint8Array {
+  return new Uint8Array(createPublicKey(key).export({ type: 'spki', format: 'der' }));
+}
+
+function identityOf(privateKey: KeyObject, info: CertificateInfo): NodeIdentity {
+  // Programmer or storage errors, not network input: the identity must be usable as a node.
+  if (!Buffer.from(spkiOf(privateKey)).equals(Buffer.from(info.publicKey.export({ type: 'spki', format: 'der' })))) {
+    throw new CertificateError('key_mismatch', 'the private key does not belong to the certificate');
+  }
+  const [first] = info.reloadUris;
+  if (!first) throw new CertificateError('no_node_id', 'no reload:// URI in subjectAltName');
+  if (info.userName === undefined) throw new CertificateError('malformed', 'no rfc822Name (user name) in subjectAltName');
+  return {
+    nodeId: first.nodeId,
+    userName: info.userName,
+    overlay: first.overlay,
+    certificate: info.der,
+    certificatePem: certificatePem(info.der),
+    privateKey,
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    info,
+  };
+}
+
+/** A fresh self-signed identity: Node-ID = high-order 16 bytes of digest(SPKI) (§11.3.1). */
+export function createSelfSignedIdentity(opts: SelfSignedIdentityOptions): NodeIdentity {
+  const privateKey = opts.privateKey ?? newKey();
+  const publicKey = createPublicKey(privateKey);
+  const nodeId = selfSignedNodeId(spkiOf(privateKey), opts.digest ?? DEFAULT_NODE_ID_DIGEST);
+  const now = (opts.clock ?? systemClock).wallTime();
+  if (now < MIN_PLAUSIBLE_WALL_TIME_MS) throw new RangeError(`wall clock reads ${new Date(now).toISOString()}: not dating a certificate from it`);
+  const certificate = buildCertificate({
+    subjectPublicKey: publicKey,
+    issuerPrivateKey: privateKey,
+    nodeIds: [nodeId],
+    overlay: opts.overlay,
+    userName: opts.userName,
+    notBeforeMs: now - CERTIFICATE_BACKDATE_MS,
+    notAfterMs: now + (opts.validityMs ?? SELF_SIGNED_VALIDITY_MS),
+  });
+  return identityOf(privateKey, parseCertificate(certificate));
+}
+
+/**
+ * An identity from a PKCS#8 (or PKCS#1/SEC1) key and a PEM certificate, self-signed or
+ * issued by an enrollment server (§11.3). The first Node-ID of the certificate is used.
+ */
+export function fromPem(keyPem: string, certPem: string): NodeIdentity {
+  let der: Uint8Array;
+  try {
+    der = new Uint8Array(new X509Certificate(certPem).raw);
+  } catch (e) {
+    throw new CertificateError('malformed', 'unreadable PEM certificate', { cause: e });
+  }
+  return identityOf(createPrivateKey(keyPem), parseCertificate(der));
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The identity kept in `dataDir` (identity.key, identity.crt), created on first run. An
+ * expired self-signed certificate is renewed from the same key, so the Node-ID stays; a
+ * certificate for another overlay, user name or Node-ID digest is an error, never replaced.
+ */
+export async function loadOrCreateIdentity(dataDir: string, opts: SelfSignedIdentityOptions): Promise<NodeIdentity> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const keyPath = join(dataDir, IDENTITY_KEY_FILE);
+  const certPath = join(dataDir, IDENTITY_CERT_FILE);
+  let keyPem = await readIfExists(keyPath);
+  if (keyPem === undefined) {
+    if ((await readIfExists(certPath)) !== undefined) {
+      throw new Error(`${certPath} exists but ${keyPath} does not: refusing to replace the node's identity`);
+    }
+    const pem = newKey().export({ type: 'pkcs8', format: 'pem' }).toString();
+    // Another process may have created it meanwhile: then its key is the identity.
+    keyPem = (await writeFileAtomic(keyPath, pem, { mode: IDENTITY_KEY_FILE_MODE, overwrite: false })) ? pem : await readFile(keyPath, 'utf8');
+  }
+  const privateKey = createPrivateKey(keyPem);
+  const fresh = (): NodeIdentity => createSelfSignedIdentity({ ...opts, privateKey });
+
+  const certPem = await readIfExists(certPath);
+  if (certPem === undefined) {
+    // A first run that stopped between the two files: the key alone fixes the Node-ID.
+    const id = fresh();
+    if (await writeFileAtomic(certPath, id.certificatePem, { mode: IDENTITY_CERT_FILE_MODE, overwrite: false })) return id;
+    return loadOrCreateIdentity(dataDir, opts);
+  }
+  let id: NodeIdentity;
+  try {
+    id = fromPem(keyPem, certPem);
+  } catch (e) {
+    throw new Error(`${certPath} does not hold a usable certificate for ${keyPath}: ${(e as Error).message}`, { cause: e });
+  }
+  const digest = opts.digest ?? DEFAULT_NODE_ID_DIGEST;
+  if (id.overlay.toLowerCase() !== opts.overlay.toLowerCase()) {
+    throw new CertificateError('overlay_mismatch', `${certPath} is for overlay ${id.overlay}, not ${opts.overlay}`);
+  }
+  if (id.userName !== opts.userName) {
+    throw new CertificateError('user_name_mismatch', `${certPath} is for user ${id.userName}, not ${opts.userName}`);
+  }
+  if (!idEquals(id.nodeId, selfSignedNodeId(id.info.spki, digest))) {
+    throw new CertificateError('node_id_mismatch', `${certPath} has Node-ID ${toHex(id.nodeId)}, not ${digest}(SubjectPublicKeyInfo)`);
+  }
+  // Renew only on expiry: a clock behind (a board without RTC before time sync) is left alone.
+  if ((opts.clock ?? systemClock).wallTime() > id.info.notAfterMs) {
+    const renewed = fresh();
+    await writeFileAtomic(certPath, renewed.certificatePem, { mode: IDENTITY_CERT_FILE_MODE, overwrite: true });
+    return renewed;
+  }
+  return id;
+}
