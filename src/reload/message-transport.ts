@@ -79,7 +79,7 @@ export class MessageTransport {
   /** A link to ourselves, for requests this node answers itself. */
   readonly loopback: Link;
   private readonly maxMessageSize: number;
-  private readonly initialTtl: number;
+  readonly initialTtl: number;
   private readonly models: DataModels;
   private closed = false;
 

@@ -41,7 +41,9 @@ async function pingCommand(device: OverlayDevice, target: string | undefined): P
     : nodeDestination(fromHex(target));
   const started = performance.now();
   const answer = await device.node.transport.request([dest], 'ping_req', { padding: new Uint8Array(0) });
-  return { from: toHex(answer.signer[0] ?? new Uint8Array(0)), rttMs: Math.round((performance.now() - started) * 1000) / 1000, hops: answer.message.header.viaList.length };
+  // Answers retrace the request's path (§6.2.2), each hop taking one off the TTL.
+  const hops = device.node.transport.initialTtl - answer.message.header.ttl + 1;
+  return { from: toHex(answer.signer[0] ?? new Uint8Array(0)), rttMs: Math.round((performance.now() - started) * 1000) / 1000, hops };
 }
 
 /** `p2psip status [--data DIR | --control PATH]`, or any other control command. */

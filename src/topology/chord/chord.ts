@@ -18,7 +18,7 @@ export interface ChordInit {
   neighbours?: number;
   /** Finger entries; default 16. */
   fingers?: number;
-  /** Periodic Update interval, ms; default 2000 (the RFC's example is 600 s). */
+  /** Periodic Update interval, ms; default 1000 (the RFC's example is 600 s). */
   updateIntervalMs?: number;
   /** Finger refresh interval, ms; default 10000. */
   fingerIntervalMs?: number;
@@ -188,9 +188,26 @@ export class ChordPeer implements Topology {
     setImmediate(() => {
       void this.attachAll(candidatesOf(u), sender).then(() => {
         if (JSON.stringify(this.table.toJSON()) !== before) this.announce(predecessor);
+        // The sender's view lacks us where we belong: answer with our view at once rather
+        // than leave it to the next periodic Update (faster repair after a failure).
+        else if (this.missingFrom(u, sender)) this.sendUpdate(sender, 'neighbors');
       });
     });
     return { name: 'update_ans', body: {} };
+  }
+
+  /** True when, by the sender's own list lengths, we belong among its neighbours but are absent. */
+  private missingFrom(u: ChordUpdate, sender: NodeId): boolean {
+    if (u.type === 'peer_ready') return false;
+    const self = this.components.node.nodeId;
+    const n = this.table.predecessors.length > 0 ? Math.max(this.table.successors.length, this.table.predecessors.length) : 0;
+    const listed = [...u.predecessors, ...u.successors].some((id) => idEquals(id, self));
+    if (listed) return false;
+    const lastSucc = u.successors[u.successors.length - 1];
+    const lastPred = u.predecessors[u.predecessors.length - 1];
+    const inSucc = u.successors.length < n || (lastSucc !== undefined && ringDistance(sender, self) < ringDistance(sender, lastSucc));
+    const inPred = u.predecessors.length < n || (lastPred !== undefined && ringDistance(self, sender) < ringDistance(lastPred, sender));
+    return inSucc || inPred;
   }
 
   /** Reactive recovery: Update neighbours, and every link when our range moved (§10.7.3). */

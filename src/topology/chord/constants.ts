@@ -7,7 +7,7 @@ export const CHORD_NEIGHBOURS = 3;
 /** Finger table entries (§10.1: grow to 16). */
 export const CHORD_FINGERS = 16;
 /** Periodic Update to neighbours (chord-update-interval, §10.7.4.1; RFC example 600 s). */
-export const CHORD_UPDATE_INTERVAL_MS = 2_000;
+export const CHORD_UPDATE_INTERVAL_MS = 1_000;
 /** Finger table refresh (chord-ping-interval, §10.7.4.2; RFC default 3600 s). */
 export const CHORD_FINGER_INTERVAL_MS = 10_000;
 /** Reactive recovery: Update at once when the neighbour set changes (chord-reactive, §10.7.1). */
