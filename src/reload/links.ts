@@ -1,6 +1,7 @@
 // The node's links: outbound connects, inbound accepts, one link per Node-ID, and every
 // message handed to the transport (RFC 6940 §6.5, §6.6).
 import { type NodeId, idEquals, toHex } from '../codec/index.ts';
+import { ConnectionTable } from '../link/connection-table.ts';
 import type { Endpoint, Link } from '../link/link.ts';
 import type { Clock, TimerHandle } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
@@ -12,7 +13,7 @@ export interface LinkConnector {
 
 export interface LinkTableInit {
   /** Cap on open links; over it the least recently used unprotected link is closed. */
-  maxLinks: number;
+  maxLinks?: number;
 }
 
 interface Waiter {
@@ -23,78 +24,47 @@ interface Waiter {
 }
 
 /**
- * The connection table (§6.5): links by Node-ID, least recently used first. Links to
- * routing-table peers are protected from eviction; when all are protected a new link is
- * refused, and counted.
+ * The node's side of the connection table (§6.5): links by Node-ID in a bounded
+ * ConnectionTable, every message handed on, and waiting for the link an Attach promised.
  */
 export class Links {
-  private readonly byId = new Map<string, Link>();
+  private readonly table: ConnectionTable;
   private readonly waiters = new Set<Waiter>();
-  evictions = 0;
-  refusals = 0;
   /** Called with every message a link delivers. */
   onMessage: (bytes: Uint8Array, link: Link) => void = () => {};
-  /** Called once for every link that closes while it is in the table. */
+  /** Called once for every link that leaves the table (closed, evicted or replaced). */
   onClose: (link: Link, reason: string) => void = () => {};
   /** Routing-table peers: never evicted for a newcomer. */
   isProtected: (id: NodeId) => boolean = () => false;
 
-  constructor(private readonly components: { clock: Clock; log: Logger; connector: LinkConnector }, private readonly init: LinkTableInit) {}
+  constructor(private readonly components: { clock: Clock; log: Logger; connector: LinkConnector }, init: LinkTableInit & { selfId: NodeId }) {
+    this.table = new ConnectionTable({ log: components.log }, { localNodeId: init.selfId, maxLinks: init.maxLinks, isProtected: (id) => this.isProtected(id) });
+    this.table.onClose = (link, reason) => this.onClose(link, reason);
+  }
 
   get size(): number {
-    return this.byId.size;
+    return this.table.size;
+  }
+
+  get stats(): ConnectionTable['stats'] {
+    return this.table.stats;
   }
 
   all(): Link[] {
-    return [...this.byId.values()];
+    return [...this.table];
   }
 
   get(id: NodeId): Link | undefined {
-    const link = this.byId.get(toHex(id));
+    const link = this.table.get(id);
     return link && !link.closed ? link : undefined;
   }
 
-  /** Marks a link used, for least-recently-used eviction. */
-  touch(link: Link): void {
-    const key = toHex(link.remoteNodeId);
-    if (this.byId.get(key) === link) {
-      this.byId.delete(key);
-      this.byId.set(key, link);
-    }
-  }
-
-  /**
-   * Takes a new authenticated link into the table. A second link to a Node-ID already
-   * linked closes the newer one: the first link's messages are already flowing.
-   */
+  /** Takes a new authenticated link; false when the table refused it or kept another. */
   add(link: Link): boolean {
-    const key = toHex(link.remoteNodeId);
-    const old = this.byId.get(key);
-    if (old && !old.closed) {
-      // Both ends connected at once: keep the link opened by the smaller Node-ID's side,
-      // so the two ends keep the same one.
-      const keepNew = link.outbound === (toHex(link.remoteNodeId) > toHex(this.selfOf(link)));
-      if (!keepNew) {
-        link.close('duplicate link');
-        return false;
-      }
-      this.byId.delete(key);
-      old.onClose = () => {};
-      old.close('replaced by a newer link');
-    }
-    if (this.byId.size >= this.init.maxLinks && !this.evict()) {
-      this.refusals++;
-      link.close('connection table full');
-      return false;
-    }
-    this.byId.set(key, link);
+    if (!this.table.add(link)) return false;
     link.onMessage = (bytes) => {
-      this.touch(link);
+      this.table.touch(link.remoteNodeId);
       this.onMessage(bytes, link);
-    };
-    link.onClose = (reason) => {
-      if (this.byId.get(key) === link) this.byId.delete(key);
-      this.onClose(link, reason);
     };
     for (const w of [...this.waiters]) {
       if (idEquals(w.id, link.remoteNodeId)) {
@@ -106,13 +76,7 @@ export class Links {
     return true;
   }
 
-  /** Our own Node-ID as seen from a link: set by the node that owns this table. */
-  selfId: NodeId = new Uint8Array(16);
-  private selfOf(_link: Link): NodeId {
-    return this.selfId;
-  }
-
-  /** Connects to an endpoint and adds the link; resolves with the link kept. */
+  /** Connects to an endpoint and adds the link; resolves with the link kept for that peer. */
   async connect(endpoint: Endpoint, expected?: NodeId): Promise<Link> {
     const existing = expected && this.get(expected);
     if (existing) return existing;
@@ -143,19 +107,6 @@ export class Links {
       w.reject(new Error(reason));
     }
     this.waiters.clear();
-    for (const link of this.all()) link.close(reason);
-    this.byId.clear();
-  }
-
-  private evict(): boolean {
-    for (const [key, link] of this.byId) {
-      if (this.isProtected(link.remoteNodeId)) continue;
-      this.byId.delete(key);
-      this.evictions++;
-      this.components.log.debug('evicting least recently used link', { peer: link.remoteNodeId });
-      link.close('evicted');
-      return true;
-    }
-    return false;
+    this.table.closeAll(reason);
   }
 }

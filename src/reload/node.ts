@@ -16,7 +16,7 @@ import type { MessageSecurity, RequestContext, Topology } from './types.ts';
 export interface NodeInit extends TransportInit {
   /** Where this node accepts links: the host candidate it offers in Attach (§6.5.1.1). */
   advertised: Endpoint;
-  /** Cap on open links (connection table); default 32. */
+  /** Cap on open links (connection table); default 32 (CONNECTION_TABLE_LIMIT). */
   maxLinks?: number;
   /** How long an Attach waits for the answerer's link, ms; default 5000. */
   attachTimeoutMs?: number;
@@ -46,11 +46,13 @@ export class ReloadNode {
     this.nodeId = components.security.nodeId;
     this.startedAt = components.clock.now();
     this.attachTimeoutMs = init.attachTimeoutMs ?? 5000;
-    this.links = new Links({ clock: components.clock, log: components.log, connector: components.connector }, { maxLinks: init.maxLinks ?? 32 });
-    this.links.selfId = this.nodeId;
+    this.links = new Links({ clock: components.clock, log: components.log, connector: components.connector }, { maxLinks: init.maxLinks, selfId: this.nodeId });
     this.transport = new MessageTransport({ ...components, linkTo: (id) => this.links.get(id) }, init);
     this.links.onMessage = (bytes, link) => this.transport.receive(bytes, link);
-    this.links.onClose = (link) => this.transport.topology?.linkClosed(link);
+    this.links.onClose = (link) => {
+      // A link replaced by a newer one to the same peer is no loss.
+      if (!this.links.get(link.remoteNodeId)) this.transport.topology?.linkClosed(link);
+    };
     this.transport.handle('ping_req', () => ({
       name: 'ping_ans',
       body: { responseId: randomBytes(8).readBigUInt64BE(), time: BigInt(this.components.clock.wallTime()) },

@@ -107,7 +107,7 @@ function deviceStatus(config: DeviceConfig, identity: NodeIdentity, node: Reload
       transactions: { pending: t.transactions.size, retransmissions: t.transactions.retransmissions, timeouts: t.transactions.timeouts, refused: t.transactions.refused },
       answerCache: { size: t.answers.size, evictions: t.answers.evictions },
       reassembly: { pending: t.reassembly.size, refused: t.reassembly.refused, timedOut: t.reassembly.timedOut },
-      links: { open: node.links.size, evictions: node.links.evictions, refusals: node.links.refusals },
+      links: { open: node.links.size, ...node.links.stats },
       topology: topology.counters,
     },
     memory: { rssBytes: process.memoryUsage().rss },

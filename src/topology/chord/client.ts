@@ -31,11 +31,12 @@ export class ChordClient implements Topology {
   }
 
   nextHop(): Link | undefined {
-    return this.peer && !this.peer.closed ? this.peer : undefined;
+    // The table may hold a newer link to the same peer (simultaneous connect).
+    return this.peer && this.components.node.links.get(this.peer.remoteNodeId);
   }
 
   linkClosed(link: Link): void {
-    if (this.peer && link === this.peer && this.state !== 'closed') {
+    if (this.peer && idEquals(link.remoteNodeId, this.peer.remoteNodeId) && this.state !== 'closed') {
       this.peer = undefined;
       this.state = 'idle';
       void this.reattach();
