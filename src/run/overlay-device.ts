@@ -110,6 +110,11 @@ function deviceStatus(config: DeviceConfig, identity: NodeIdentity, node: Reload
       links: { open: node.links.size, ...node.links.stats },
       topology: topology.counters,
     },
-    memory: { rssBytes: process.memoryUsage().rss },
+    memory: memoryStatus(),
   };
+}
+
+function memoryStatus(): { rssBytes: number; heapTotalBytes: number; heapUsedBytes: number; externalBytes: number } {
+  const m = process.memoryUsage();
+  return { rssBytes: m.rss, heapTotalBytes: m.heapTotal, heapUsedBytes: m.heapUsed, externalBytes: m.external };
 }

@@ -42,7 +42,8 @@ async function pingCommand(device: OverlayDevice, target: string | undefined): P
   const started = performance.now();
   const answer = await device.node.transport.request([dest], 'ping_req', { padding: new Uint8Array(0) });
   // Answers retrace the request's path (§6.2.2), each hop taking one off the TTL.
-  const hops = device.node.transport.initialTtl - answer.message.header.ttl + 1;
+  const self = answer.signer[0] !== undefined && Buffer.compare(answer.signer[0], device.identity.nodeId) === 0;
+  const hops = self ? 0 : device.node.transport.initialTtl - answer.message.header.ttl + 1;
   return { from: toHex(answer.signer[0] ?? new Uint8Array(0)), rttMs: Math.round((performance.now() - started) * 1000) / 1000, hops };
 }
 

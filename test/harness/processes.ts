@@ -46,7 +46,8 @@ export class Cluster {
   /** Starts one device and resolves when it has joined (its "started" line). */
   async start(opts: { bootstrap?: string[]; client?: boolean; node?: string; args?: string[] } = {}): Promise<DeviceProcess> {
     const dataDir = join(this.dir, `d${++this.seq}`);
-    const args = [BUNDLE, 'run', '--listen', '127.0.0.1:0', '--data', dataDir, ...this.extraArgs, ...(opts.args ?? [])];
+    // The flag the bundle's shebang gives a device (see build.mjs).
+    const args = ['--max-semi-space-size=1', BUNDLE, 'run', '--listen', '127.0.0.1:0', '--data', dataDir, ...this.extraArgs, ...(opts.args ?? [])];
     if (opts.bootstrap?.length) args.push('--bootstrap', opts.bootstrap.join(','));
     if (opts.client) args.push('--client');
     const child = spawn(opts.node ?? process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -129,7 +129,9 @@ export class ChordPeer implements Topology {
         // (9) Tell our neighbours.
         this.announce(undefined);
         this.startTimers();
+        // Fingers right away, and again once the neighbours' Updates have settled.
         void this.refreshFingers();
+        this.components.clock.setTimeout(() => void this.refreshFingers(), this.updateIntervalMs * 2);
         return;
       } catch (e) {
         lastError = e;
@@ -292,8 +294,8 @@ export class ChordPeer implements Topology {
     for (let i = 1; i <= this.table.fingers.length && this.state === 'joined'; i++) {
       const target = fingerTarget(self, i);
       if (ringDistance(self, target) <= covered) break; // the successors already cover it
-      const current = this.table.fingers[i - 1];
-      if (current && this.components.node.links.get(current)) continue;
+      // Search again even when the slot is filled: a peer that joined since may be nearer
+      // the target. Reaching the same peer again costs one Attach over an existing link.
       try {
         const link = await this.components.node.attach([resourceDestination(target)]);
         this.table.add(link.remoteNodeId);
