@@ -12,13 +12,17 @@ const NEIGHBOURS = 3;
 describe('a 25-peer overlay of real processes', { timeout: 180_000 }, () => {
   const cluster = new Cluster(['--reliability-timer', '1000']);
   let first: DeviceProcess;
+  const small: DeviceProcess[] = [];
 
   before(async () => {
     first = await cluster.start();
-    // One after another, each through a bootstrap that is already in the overlay.
+    // One after another, each through a bootstrap that is already in the overlay. Three
+    // peers run with tables far smaller than the overlay: 12 links and 2 fingers.
     for (let i = 1; i < PEERS; i++) {
       const peers = cluster.peers();
-      await cluster.start({ bootstrap: [peers[Math.floor(Math.random() * peers.length)].listen] });
+      const args = i % 8 === 0 ? ['--max-links', '12', '--fingers', '2'] : [];
+      const d = await cluster.start({ bootstrap: [peers[Math.floor(Math.random() * peers.length)].listen], args });
+      if (args.length) small.push(d);
     }
   });
   after(() => cluster.close());
@@ -34,6 +38,22 @@ describe('a 25-peer overlay of real processes', { timeout: 180_000 }, () => {
       const answer = await cluster.command(p, `ping resource:${resource}`);
       assert.ok(answer.ok, answer.error);
       assert.equal(answer.result.from, responsibleFor(ids, resource), `from ${p.nodeId.slice(0, 8)} to ${resource.slice(0, 8)}`);
+    }
+  });
+
+  it('peers with tables smaller than the overlay still route every request to the responsible peer', async () => {
+    assert.equal(small.length, 3);
+    const ids = cluster.peers().map((p) => p.nodeId);
+    for (const p of small) {
+      const s = await cluster.status(p);
+      assert.ok(s.connections.length <= 12, `${s.connections.length} links`);
+      assert.equal(s.routingTable.fingers.length, 2);
+      for (let i = 0; i < 10; i++) {
+        const resource = randomBytes(16).toString('hex');
+        const answer = await cluster.command(p, `ping resource:${resource}`);
+        assert.ok(answer.ok, answer.error);
+        assert.equal(answer.result.from, responsibleFor(ids, resource));
+      }
     }
   });
 

@@ -36,6 +36,8 @@ export class Links {
   onClose: (link: Link, reason: string) => void = () => {};
   /** Routing-table peers: never evicted for a newcomer. */
   isProtected: (id: NodeId) => boolean = () => false;
+  /** Called for every link the table takes. */
+  onAdd: (link: Link) => void = () => {};
 
   constructor(private readonly components: { clock: Clock; log: Logger; connector: LinkConnector }, init: LinkTableInit & { selfId: NodeId }) {
     this.table = new ConnectionTable({ log: components.log }, { localNodeId: init.selfId, maxLinks: init.maxLinks, isProtected: (id) => this.isProtected(id) });
@@ -66,6 +68,7 @@ export class Links {
       this.table.touch(link.remoteNodeId);
       this.onMessage(bytes, link);
     };
+    this.onAdd(link);
     for (const w of [...this.waiters]) {
       if (idEquals(w.id, link.remoteNodeId)) {
         this.components.clock.clearTimeout(w.timer);

@@ -3,7 +3,8 @@
 // Join, Leave, Update and RouteQuery.
 import { randomBytes } from 'node:crypto';
 import {
-  type AttachReqAns, type Destination, type IceCandidate, type NodeId, ErrorCode, OverlayLinkType, ProbeInformationType,
+  type AppAttach, type AttachReqAns, type Destination, type IceCandidate, type NodeId, ErrorCode, OverlayLinkType, ProbeInformationType,
+  nodeDestination,
 } from '../codec/index.ts';
 import type { Endpoint, Link } from '../link/link.ts';
 import type { Clock } from '../util/clock.ts';
@@ -20,6 +21,8 @@ export interface NodeInit extends TransportInit {
   maxLinks?: number;
   /** How long an Attach waits for the answerer's link, ms; default 5000. */
   attachTimeoutMs?: number;
+  /** A link silent this long gets a keepalive Ping, ms; default 5000. */
+  idlePingMs?: number;
 }
 
 export interface NodeComponents {
@@ -29,16 +32,24 @@ export interface NodeComponents {
   connector: LinkConnector;
 }
 
-/** AppAttach applications by Application-ID (§6.5.2): SIP registers 5060 later. */
-export type AppAttachHandler = (link: Link, ctx: RequestContext) => void;
+/**
+ * An application reached through AppAttach (§6.5.2), e.g. SIP on 5060: it offers its own
+ * candidates, and learns the requester's to connect its own transport (not a RELOAD link).
+ */
+export interface AppAttachApplication {
+  candidates(): IceCandidate[];
+  /** A peer asked to connect; `request` holds its candidates. */
+  attached(request: AppAttach, ctx: RequestContext): void;
+}
 
 export class ReloadNode {
   readonly transport: MessageTransport;
   readonly links: Links;
   readonly nodeId: NodeId;
   readonly startedAt: number;
-  private readonly applications = new Map<number, AppAttachHandler>();
+  private readonly applications = new Map<number, AppAttachApplication>();
   private readonly attachTimeoutMs: number;
+  private readonly idlePingMs: number;
   /** Called for every Attach this node answered once its link is up. */
   onAttached: (link: Link, request: AttachReqAns, ctx: RequestContext) => void = () => {};
 
@@ -46,9 +57,11 @@ export class ReloadNode {
     this.nodeId = components.security.nodeId;
     this.startedAt = components.clock.now();
     this.attachTimeoutMs = init.attachTimeoutMs ?? 5000;
+    this.idlePingMs = init.idlePingMs ?? 5000;
     this.links = new Links({ clock: components.clock, log: components.log, connector: components.connector }, { maxLinks: init.maxLinks, selfId: this.nodeId });
     this.transport = new MessageTransport({ ...components, linkTo: (id) => this.links.get(id) }, init);
     this.links.onMessage = (bytes, link) => this.transport.receive(bytes, link);
+    this.links.onAdd = (link) => { link.onIdle = () => this.keepalive(link); };
     this.links.onClose = (link) => {
       // A link replaced by a newer one to the same peer is no loss.
       if (!this.links.get(link.remoteNodeId)) this.transport.topology?.linkClosed(link);
@@ -69,6 +82,15 @@ export class ReloadNode {
   /** Accepts a link opened to us (the TLS listener's callback). */
   acceptLink(link: Link): void {
     this.links.add(link);
+  }
+
+  /**
+   * Keepalive (§6.6.5 uses ACKs only as a failure timeout): a link that has heard nothing for
+   * a while gets a Ping, whose frame must be ACKed, so a silently dead peer is noticed.
+   */
+  private keepalive(link: Link): void {
+    if (this.components.clock.now() - link.stats.lastReceivedMs < this.idlePingMs) return;
+    this.transport.request([nodeDestination(link.remoteNodeId)], 'ping_req', { padding: new Uint8Array(0) }, { via: link }).catch(() => {});
   }
 
   /** Our host candidate for TLS-TCP-FH-NO-ICE (§6.5.1.1, §6.6.5: a passive candidate). */
@@ -125,13 +147,33 @@ export class ReloadNode {
   }
 
   /** Registers the application behind an Application-ID (§6.5.2). */
-  application(id: number, handler: AppAttachHandler): void {
-    this.applications.set(id, handler);
+  application(id: number, app: AppAttachApplication): void {
+    this.applications.set(id, app);
   }
 
-  private answerAppAttach(req: { application: number }, _ctx: RequestContext): never {
-    if (!this.applications.has(req.application)) throw new ReloadError(ErrorCode.Error_Not_Found, `no application ${req.application}`);
-    throw new ReloadError(ErrorCode.Error_Not_Found, 'AppAttach connections arrive with the SIP usage');
+  /**
+   * AppAttach (§6.5.2): offers our application's candidates to the node at `destinations`
+   * and returns its answer, whose candidates the application connects to.
+   */
+  async appAttach(destinations: Destination[], application: number): Promise<{ answer: AppAttach; signer: NodeId[] }> {
+    const app = this.applications.get(application);
+    const request: AppAttach = {
+      ufrag: randomBytes(4).toString('hex'), password: randomBytes(12).toString('hex'), application, role: 'passive',
+      candidates: app?.candidates() ?? [],
+    };
+    const answer = await this.transport.request(destinations, 'app_attach_req', request);
+    return { answer: answer.body as AppAttach, signer: answer.signer };
+  }
+
+  private answerAppAttach(req: AppAttach, ctx: RequestContext): { name: 'app_attach_ans'; body: AppAttach } {
+    const app = this.applications.get(req.application);
+    // §6.5.2: "If the application is not supported, the peer MUST return Error_Not_Found".
+    if (!app) throw new ReloadError(ErrorCode.Error_Not_Found, `no application ${req.application}`);
+    setImmediate(() => app.attached(req, ctx));
+    return {
+      name: 'app_attach_ans',
+      body: { ufrag: randomBytes(4).toString('hex'), password: randomBytes(12).toString('hex'), application: req.application, role: 'active', candidates: app.candidates() },
+    };
   }
 
   private probe(requested: number[]): { type: 'responsible_set' | 'num_resources' | 'uptime'; value: number }[] {

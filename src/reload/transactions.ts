@@ -17,6 +17,8 @@ interface Pending {
   sent: number;
   /** Sends (or re-sends) the request; false when no route exists right now. */
   transmit(): void;
+  /** Detaches the abort listener once the transaction is over. */
+  release(): void;
 }
 
 export interface TransactionLimits {
@@ -48,9 +50,11 @@ export class Transactions {
       this.refused++;
       return Promise.reject(new Error(`pending transaction table full (${this.limits.maxPending})`));
     }
+    // Already aborted: nothing is sent, and no listener would ever fire.
+    if (opts.signal?.aborted) return Promise.reject(new Error('aborted'));
     const timerMs = opts.timerMs ?? this.limits.reliabilityTimerMs;
     return new Promise<Answered>((resolve, reject) => {
-      const p: Pending = { resolve, reject, timer: undefined, sent: 0, transmit };
+      const p: Pending = { resolve, reject, timer: undefined, sent: 0, transmit, release: () => {} };
       const fire = (): void => {
         if (!this.pending.has(id)) return;
         if (p.sent >= this.limits.maxTransmissions) {
@@ -66,7 +70,13 @@ export class Transactions {
         p.transmit();
       };
       this.pending.set(id, p);
-      opts.signal?.addEventListener('abort', () => this.finish(id)?.reject(new Error('aborted')), { once: true });
+      const signal = opts.signal;
+      if (signal) {
+        const onAbort = (): void => this.finish(id)?.reject(new Error('aborted'));
+        signal.addEventListener('abort', onAbort, { once: true });
+        // A long-lived signal (a node's shutdown) must not collect one listener per request.
+        p.release = () => signal.removeEventListener('abort', onAbort);
+      }
       fire();
     });
   }
@@ -93,6 +103,7 @@ export class Transactions {
     if (!p) return undefined;
     this.clock.clearTimeout(p.timer);
     this.pending.delete(id);
+    p.release();
     return p;
   }
 }

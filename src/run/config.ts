@@ -24,8 +24,8 @@ export interface DeviceConfig {
   control?: string;
   /** overlay-reliability-timer, ms (§6.2.1). */
   reliabilityTimerMs?: number;
-  /** Chord tuning: neighbours per side, Update interval and finger refresh interval, ms. */
-  chord?: { neighbours?: number; updateIntervalMs?: number; fingerIntervalMs?: number };
+  /** Chord tuning: neighbours per side, finger entries, Update and finger refresh intervals, ms. */
+  chord?: { neighbours?: number; fingers?: number; updateIntervalMs?: number; fingerIntervalMs?: number };
   /** Connection table cap. */
   maxLinks?: number;
   /** Link failure timeout, ms (§6.6.5; the RFC's example is 30 s). */
@@ -50,7 +50,7 @@ export function parseEndpoint(s: string): Endpoint {
 
 const USAGE = `usage: p2psip run [--config FILE] [--overlay NAME] [--listen HOST:PORT] [--advertise HOST]
                   [--bootstrap HOST:PORT[,HOST:PORT...]] [--data DIR] [--user NAME] [--client]
-                  [--control PATH] [--reliability-timer MS]`;
+                  [--control PATH] [--reliability-timer MS] [--max-links N] [--fingers N]`;
 
 /** Embedded default, then the JSON file of --config, then the flags. */
 export function deviceConfigFrom(args: string[]): DeviceConfig {
@@ -79,11 +79,19 @@ export function deviceConfigFrom(args: string[]): DeviceConfig {
       case 'client': config.role = 'client'; break;
       case 'peer': config.role = 'peer'; break;
       case 'control': config.control = value; break;
-      case 'reliability-timer': config.reliabilityTimerMs = Number(value); break;
+      case 'reliability-timer': config.reliabilityTimerMs = positive(name, value); break;
+      case 'max-links': config.maxLinks = positive(name, value); break;
+      case 'fingers': config.chord = { ...config.chord, fingers: positive(name, value) }; break;
       default: throw new Error(`unknown option --${name}\n${USAGE}`);
     }
   }
   return config;
+}
+
+function positive(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} needs a whole number, got "${value}"`);
+  return n;
 }
 
 export function controlPath(config: Pick<DeviceConfig, 'control' | 'dataDir'>): string {
