@@ -59,6 +59,8 @@ export interface TransportCounters {
   duplicates: number;
   errorsSent: number;
   unroutableDropped: number;
+  /** Answers dropped because someone other than the addressed node signed them (§6.3.4). */
+  wrongResponder: number;
 }
 
 const REQUEST = (code: number): boolean => code !== MessageCode.error && (code & 1) === 1;
@@ -68,7 +70,7 @@ export class MessageTransport {
   readonly overlayId: number;
   readonly counters: TransportCounters = {
     received: 0, forwarded: 0, delivered: 0, malformed: 0, wrongOverlay: 0, badSignature: 0, ttlExceeded: 0, noRoute: 0,
-    duplicates: 0, errorsSent: 0, unroutableDropped: 0,
+    duplicates: 0, errorsSent: 0, unroutableDropped: 0, wrongResponder: 0,
   };
   topology: Topology | undefined;
   configurationSequence: number;
@@ -76,6 +78,8 @@ export class MessageTransport {
   readonly answers: AnswerCache;
   readonly reassembly: Reassembly;
   private readonly handlers = new Map<number, Handler>();
+  /** Node-ID that must sign the answer of a pending request (bounded by the transactions). */
+  private readonly expectedSigners = new Map<bigint, NodeId>();
   /** A link to ourselves, for requests this node answers itself. */
   readonly loopback: Link;
   private readonly maxMessageSize: number;
@@ -129,7 +133,17 @@ export class MessageTransport {
       length: 0, transactionId, maxResponseLength: 0, viaList: [], destinationList: destinations, options: [],
     };
     const bytes = encodeMessageWithContents(header, contents, this.components.security.sign(this.overlayId, transactionId, contents));
-    const { message, signer } = await this.transactions.start(transactionId, () => this.sendOwn(header, bytes, opts.via), opts);
+    // §6.3.4: an answer to a request sent to a Node-ID must be signed by that Node-ID.
+    const last = destinations[destinations.length - 1];
+    const expected = last?.type === 'node' && !idEquals(last.id, WILDCARD_NODE_ID) ? last.id : undefined;
+    if (expected) this.expectedSigners.set(transactionId, expected);
+    let answered;
+    try {
+      answered = await this.transactions.start(transactionId, () => this.sendOwn(header, bytes, opts.via), opts);
+    } finally {
+      this.expectedSigners.delete(transactionId);
+    }
+    const { message, signer } = answered;
     if (message.contents.code === MessageCode.error) {
       const e = decodeBodyAs('error', message.contents.body);
       throw new ReloadError(e.errorCode, e.errorInfo);
@@ -292,6 +306,12 @@ export class MessageTransport {
     this.counters.delivered++;
     const code = m.contents.code;
     if (!REQUEST(code)) {
+      // Errors may come from any node on the path (a TTL that ran out in transit).
+      const expected = code === MessageCode.error ? undefined : this.expectedSigners.get(header.transactionId);
+      if (expected && !signer.some((id) => idEquals(id, expected))) {
+        this.counters.wrongResponder++;
+        return;
+      }
       this.transactions.answer(header.transactionId, { message: m, signer });
       return;
     }
