@@ -30,6 +30,7 @@ interface Waiter {
 export class Links {
   private readonly table: ConnectionTable;
   private readonly waiters = new Set<Waiter>();
+  private closed = false;
   /** Called with every message a link delivers. */
   onMessage: (bytes: Uint8Array, link: Link) => void = () => {};
   /** Called once for every link that leaves the table (closed, evicted or replaced). */
@@ -63,6 +64,11 @@ export class Links {
 
   /** Takes a new authenticated link; false when the table refused it or kept another. */
   add(link: Link): boolean {
+    // After close, a connect-back or accept still in flight must not revive the node.
+    if (this.closed) {
+      link.close('node closed');
+      return false;
+    }
     if (!this.table.add(link)) return false;
     link.onMessage = (bytes) => {
       this.table.touch(link.remoteNodeId);
@@ -81,6 +87,7 @@ export class Links {
 
   /** Connects to an endpoint and adds the link; resolves with the link kept for that peer. */
   async connect(endpoint: Endpoint, expected?: NodeId): Promise<Link> {
+    if (this.closed) throw new Error('node closed');
     const existing = expected && this.get(expected);
     if (existing) return existing;
     const link = await this.components.connector.connect(endpoint, expected);
@@ -105,6 +112,7 @@ export class Links {
   }
 
   closeAll(reason: string): void {
+    this.closed = true;
     for (const w of this.waiters) {
       this.components.clock.clearTimeout(w.timer);
       w.reject(new Error(reason));

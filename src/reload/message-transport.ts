@@ -101,8 +101,10 @@ export class MessageTransport {
     });
     this.answers = new AnswerCache(components.clock, init.maxAnswerCache ?? D.MAX_ANSWER_CACHE_ENTRIES, D.REQUEST_LIFETIME_MS);
     this.loopback = loopbackLink(this.nodeId, (bytes) => this.receive(bytes, this.loopback));
+    // Answers over max-message-size are sent fragmented (sendAnswer), so a reassembled
+    // message may exceed it; the byte cap bounds it instead (§6.7).
     this.reassembly = new Reassembly(components.clock, {
-      maxMessages: D.MAX_REASSEMBLY_MESSAGES, maxBytes: D.MAX_REASSEMBLY_BYTES, timeoutMs: D.REASSEMBLY_TIMEOUT_MS, maxMessageSize: this.maxMessageSize,
+      maxMessages: D.MAX_REASSEMBLY_MESSAGES, maxBytes: D.MAX_REASSEMBLY_BYTES, timeoutMs: D.REASSEMBLY_TIMEOUT_MS, maxMessageSize: D.MAX_REASSEMBLY_BYTES,
     });
   }
 

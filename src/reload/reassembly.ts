@@ -65,6 +65,7 @@ export class Reassembly {
     let covered = 0;
     for (const [offset, chunk] of [...p.chunks].sort((a, b) => a[0] - b[0])) {
       if (offset !== covered) return undefined; // overlapping or gapped fragments: drop
+      if (offset + chunk.length > payload.length) return undefined; // past the last fragment's end
       payload.set(chunk, offset);
       covered += chunk.length;
     }
@@ -100,9 +101,13 @@ export class Reassembly {
  */
 export function fragmentMessage(header: ForwardingHeader, payload: Uint8Array, maxPayload: number): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (let offset = 0; offset < payload.length; offset += maxPayload) {
-    const chunk = payload.subarray(offset, Math.min(payload.length, offset + maxPayload));
-    const h = { ...header, fragment: fragmentField(offset, offset + chunk.length === payload.length) };
+  // §6.7: "SHOULD be split into equal-sized fragments", each with "at least 256 bytes of
+  // the message body": no short tail.
+  const count = Math.max(1, Math.ceil(payload.length / maxPayload));
+  for (let i = 0; i < count; i++) {
+    const offset = Math.floor((i * payload.length) / count);
+    const chunk = payload.subarray(offset, Math.floor(((i + 1) * payload.length) / count));
+    const h = { ...header, fragment: fragmentField(offset, i === count - 1) };
     const headerLength = forwardingHeaderLength(h);
     const c = Cursor.alloc(headerLength + chunk.length);
     encodeForwardingHeader({ ...h, length: c.bytes.length }, c);
