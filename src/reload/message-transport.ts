@@ -386,9 +386,7 @@ export class MessageTransport {
       const err = encodeBody('error', { errorCode: ErrorCode.Error_Response_Too_Large, errorInfo: new Uint8Array(0) });
       return this.sendAnswer(request, from, MessageCode.error, err);
     }
-    const parts = bytes.length > this.maxMessageSize
-      ? fragmentMessage(header, bytes.subarray(forwardingHeaderLength(header)), this.maxMessageSize - forwardingHeaderLength(header))
-      : [bytes];
+    const parts = bytes.length > this.maxMessageSize ? this.fragments(bytes) : [bytes];
     for (const p of parts) this.sendAnswerBytes(p, from);
     return parts;
   }
@@ -406,7 +404,16 @@ export class MessageTransport {
   }
 
   private transmit(link: Link, bytes: Uint8Array): void {
-    if (!link.send(bytes)) this.components.log.debug('link refused a message', { to: link.remoteNodeId });
+    // §6.7: a message over max-message-size travels as fragments the destination joins.
+    const parts = bytes.length > this.maxMessageSize ? this.fragments(bytes) : [bytes];
+    for (const part of parts) {
+      if (!link.send(part)) this.components.log.debug('link refused a message', { to: link.remoteNodeId });
+    }
+  }
+
+  private fragments(bytes: Uint8Array): Uint8Array[] {
+    const { header, cursor } = decodeHeaderOf(bytes, { maxMessageSize: bytes.length });
+    return fragmentMessage(header, bytes.subarray(cursor.pos), this.maxMessageSize - cursor.pos);
   }
 
   /** The message with a new forwarding header and the same contents and security block. */

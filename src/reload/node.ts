@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   type AppAttach, type AttachReqAns, type Destination, type IceCandidate, type NodeId, ErrorCode, OverlayLinkType, ProbeInformationType,
-  nodeDestination,
+  nodeDestination, toHex,
 } from '../codec/index.ts';
 import type { Endpoint, Link } from '../link/link.ts';
 import type { Clock } from '../util/clock.ts';
@@ -32,6 +32,9 @@ export interface NodeComponents {
   connector: LinkConnector;
 }
 
+/** Peer addresses remembered for a rejoin (§11.4: "about ten"), with room for neighbours. */
+const KNOWN_ENDPOINTS = 16;
+
 /**
  * An application reached through AppAttach (§6.5.2), e.g. SIP on 5060: it offers its own
  * candidates, and learns the requester's to connect its own transport (not a RELOAD link).
@@ -48,6 +51,7 @@ export class ReloadNode {
   readonly nodeId: NodeId;
   readonly startedAt: number;
   private readonly applications = new Map<number, AppAttachApplication>();
+  private readonly endpoints = new Map<string, Endpoint>();
   private readonly attachTimeoutMs: number;
   private readonly idlePingMs: number;
   /** Called for every Attach this node answered once its link is up. */
@@ -118,6 +122,7 @@ export class ReloadNode {
     // The answer's verified signer is the node that connects to us.
     const peer = answer.signer[0];
     if (!peer) throw new ReloadError(ErrorCode.Error_Forbidden, 'attach answer without a signer Node-ID');
+    this.remember(peer, (answer.body as AttachReqAns).candidates);
     return this.links.waitFor(peer, this.attachTimeoutMs);
   }
 
@@ -136,14 +141,40 @@ export class ReloadNode {
     try {
       let link = this.links.get(requester);
       if (!link) {
-        const c = req.candidates.find((k) => k.overlayLink === OverlayLinkType['TLS-TCP-FH-NO-ICE'] && k.addrPort.type !== 'unknown');
-        if (!c || c.addrPort.type === 'unknown') return;
-        link = await this.links.connect({ host: c.addrPort.address, port: c.addrPort.port }, requester);
+        const endpoint = this.remember(requester, req.candidates);
+        if (!endpoint) return;
+        link = await this.links.connect(endpoint, requester);
       }
       this.onAttached(link, req, ctx);
     } catch (e) {
       this.components.log.debug('attach connect-back failed', { peer: requester, error: (e as Error).message });
     }
+  }
+
+  /**
+   * Keeps the listening address a node offered in an Attach: a node that loses its
+   * bootstrap and every neighbour can come back through any of these (§11.4 asks for a
+   * cache of about ten). Returns the endpoint found, if any.
+   */
+  private remember(id: NodeId, candidates: IceCandidate[]): Endpoint | undefined {
+    const c = candidates.find((k) => k.overlayLink === OverlayLinkType['TLS-TCP-FH-NO-ICE'] && k.addrPort.type !== 'unknown');
+    if (!c || c.addrPort.type === 'unknown') return undefined;
+    const endpoint = { host: c.addrPort.address, port: c.addrPort.port };
+    const key = toHex(id);
+    this.endpoints.delete(key);
+    this.endpoints.set(key, endpoint);
+    if (this.endpoints.size > KNOWN_ENDPOINTS) this.endpoints.delete(this.endpoints.keys().next().value as string);
+    return endpoint;
+  }
+
+  /** Listening addresses of peers met through Attach, most recent first. */
+  knownEndpoints(except?: NodeId): Endpoint[] {
+    const skip = except && toHex(except);
+    return [...this.endpoints].filter(([k]) => k !== skip).map(([, e]) => e).reverse();
+  }
+
+  endpointOf(id: NodeId): Endpoint | undefined {
+    return this.endpoints.get(toHex(id));
   }
 
   /** Registers the application behind an Application-ID (§6.5.2). */

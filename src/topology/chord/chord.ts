@@ -36,6 +36,7 @@ export class ChordPeer implements Topology {
   private readonly updateIntervalMs: number;
   private readonly fingerIntervalMs: number;
   private readonly reactive: boolean;
+  private readonly neighbourTarget: number;
   private updateTimer: TimerHandle | undefined;
   private fingerTimer: TimerHandle | undefined;
   private joinUpdate: ((u: ChordUpdate, from: NodeId) => void) | undefined;
@@ -48,6 +49,7 @@ export class ChordPeer implements Topology {
     this.updateIntervalMs = init.updateIntervalMs ?? D.CHORD_UPDATE_INTERVAL_MS;
     this.fingerIntervalMs = init.fingerIntervalMs ?? D.CHORD_FINGER_INTERVAL_MS;
     this.reactive = init.reactive ?? D.CHORD_REACTIVE;
+    this.neighbourTarget = init.neighbours ?? D.CHORD_NEIGHBOURS;
     node.topology = this;
     node.links.isProtected = (id) => this.table.contains(id);
     node.responsiblePpb = () => this.responsiblePpb();
@@ -89,6 +91,7 @@ export class ChordPeer implements Topology {
       return;
     }
     this.announce(predecessor);
+    this.pullNeighbours();
   }
 
   // ---- joining ----
@@ -146,7 +149,7 @@ export class ChordPeer implements Topology {
   private async rejoin(): Promise<void> {
     if (this.state !== 'joined') return;
     this.stopTimers();
-    const known = [...this.bootstraps.values()];
+    const known = [...new Map([...this.components.node.knownEndpoints(), ...this.bootstraps.values()].map((e) => [`${e.host}:${e.port}`, e])).values()];
     for (let attempt = 0; attempt < 5 && (this.state as ChordState) !== 'closed'; attempt++) {
       try {
         await this.join(known);
@@ -210,6 +213,22 @@ export class ChordPeer implements Topology {
     const inSucc = u.successors.length < n || (lastSucc !== undefined && ringDistance(sender, self) < ringDistance(sender, lastSucc));
     const inPred = u.predecessors.length < n || (lastPred !== undefined && ringDistance(self, sender) < ringDistance(lastPred, sender));
     return inSucc || inPred;
+  }
+
+  /**
+   * After losing neighbours, ask the farthest ones left for their tables (RouteQuery with
+   * send_update, §10.8): the peers beyond them are the ones we now lack.
+   */
+  private pullNeighbours(): void {
+    const t = this.table;
+    const ends = [t.successors[t.successors.length - 1], t.predecessors[t.predecessors.length - 1]];
+    const self = this.components.node.nodeId;
+    for (const id of new Set(ends.filter((x): x is NodeId => x !== undefined).map(toHex))) {
+      const to = ends.find((x) => x && toHex(x) === id)!;
+      this.components.node.transport
+        .request([nodeDestination(to)], 'route_query_req', { sendUpdate: true, destination: nodeDestination(self), overlaySpecificData: new Uint8Array(0) }, { via: this.components.node.links.get(to) })
+        .catch(() => {});
+    }
   }
 
   /** Reactive recovery: Update neighbours, and every link when our range moved (§10.7.3). */
@@ -352,7 +371,10 @@ export class ChordPeer implements Topology {
     // §10.9: treated like a failure of that neighbour.
     this.table.remove(leaving);
     setImmediate(() => {
-      void this.attachAll(offered, undefined).then(() => this.announce(predecessor));
+      void this.attachAll(offered, undefined).then(() => {
+        this.announce(predecessor);
+        if (this.table.successors.length < this.neighbourTarget || this.table.predecessors.length < this.neighbourTarget) this.pullNeighbours();
+      });
     });
     return { name: 'leave_ans', body: {} };
   }
