@@ -4,7 +4,7 @@ import { ErrorCode, describe } from '../codec/index.ts';
 export class ReloadError extends Error {
   override readonly name = 'ReloadError';
   constructor(readonly code: number, readonly info: Uint8Array | string = '') {
-    super(`${describe(ErrorCode, code)}${typeof info === 'string' && info ? `: ${info}` : ''}`);
+    super(`${describe(ErrorCode, code)}${printable(info) ? `: ${printable(info)}` : ''}`);
   }
 
   get infoBytes(): Uint8Array {
@@ -15,4 +15,10 @@ export class ReloadError extends Error {
 /** The request got no answer after every retransmission (§6.2.1). */
 export class RequestTimeout extends Error {
   override readonly name = 'RequestTimeout';
+}
+
+/** error_info as text when it is text (our own answers carry a reason there). */
+function printable(info: Uint8Array | string): string {
+  if (typeof info === 'string') return info;
+  return info.length > 0 && info.every((b) => b >= 0x20 && b < 0x7f) ? new TextDecoder().decode(info) : '';
 }

@@ -126,7 +126,8 @@ export class MessageTransport {
    * joining node talks through its bootstrap link before it has a routing table).
    */
   async request<K extends BodyName>(
-    destinations: Destination[], name: K, body: Bodies[K], opts: { via?: Link; signal?: AbortSignal; timerMs?: number } = {},
+    destinations: Destination[], name: K, body: Bodies[K],
+    opts: { via?: Link; signal?: AbortSignal; timerMs?: number; certificates?: readonly Uint8Array[] } = {},
   ): Promise<{ message: DecodedMessage; signer: NodeId[]; name: BodyName; body: unknown }> {
     const transactionId = randomBytes(8).readBigUInt64BE();
     const contents = encode(MessageContents, { code: MessageCode[name], body: encodeBody(name, body, this.models), extensions: [] });
@@ -134,7 +135,7 @@ export class MessageTransport {
       overlay: this.overlayId, configurationSequence: this.configurationSequence, ttl: this.initialTtl, fragment: FRAGMENT_UNFRAGMENTED,
       length: 0, transactionId, maxResponseLength: 0, viaList: [], destinationList: destinations, options: [],
     };
-    const bytes = encodeMessageWithContents(header, contents, this.components.security.sign(this.overlayId, transactionId, contents));
+    const bytes = encodeMessageWithContents(header, contents, this.components.security.sign(this.overlayId, transactionId, contents, opts.certificates));
     // §6.3.4: an answer to a request sent to a Node-ID must be signed by that Node-ID.
     const last = destinations[destinations.length - 1];
     const expected = last?.type === 'node' && !idEquals(last.id, WILDCARD_NODE_ID) ? last.id : undefined;
@@ -331,7 +332,7 @@ export class MessageTransport {
       if (seen !== 'in_progress') for (const b of seen) this.sendAnswerBytes(b, from);
       return;
     }
-    let answer: { code: number; body: Uint8Array };
+    let answer: { code: number; body: Uint8Array; certificates?: readonly Uint8Array[] };
     try {
       answer = await this.dispatch(m, from, signer);
     } catch (e) {
@@ -341,11 +342,11 @@ export class MessageTransport {
       this.counters.errorsSent++;
     }
     if (this.closed) return;
-    const sent = this.sendAnswer(header, from, answer.code, answer.body);
+    const sent = this.sendAnswer(header, from, answer.code, answer.body, answer.certificates);
     this.answers.complete(key, sent);
   }
 
-  private async dispatch(m: DecodedMessage, from: Link, signer: NodeId[]): Promise<{ code: number; body: Uint8Array }> {
+  private async dispatch(m: DecodedMessage, from: Link, signer: NodeId[]): Promise<{ code: number; body: Uint8Array; certificates?: readonly Uint8Array[] }> {
     const { code } = m.contents;
     // §6.3.2.1: the destination checks the configuration sequence; ConfigUpdate always passes.
     if (code !== MessageCode.config_update_req && m.header.configurationSequence !== 0xffff && m.header.configurationSequence !== this.configurationSequence) {
@@ -367,21 +368,21 @@ export class MessageTransport {
       throw e;
     }
     const answer = await handler(body as never, { message: m, from, signer });
-    return { code: MessageCode[answer.name], body: encodeBody(answer.name, answer.body as never, this.models) };
+    return { code: MessageCode[answer.name], body: encodeBody(answer.name, answer.body as never, this.models), certificates: answer.certificates };
   }
 
   /**
    * Sends an answer: destination list = the via list with the previous hop appended,
    * reversed (§6.1.2, §6.2.2). Returns the bytes sent, for the duplicate cache.
    */
-  private sendAnswer(request: ForwardingHeader, from: Link, code: number, body: Uint8Array): Uint8Array[] {
+  private sendAnswer(request: ForwardingHeader, from: Link, code: number, body: Uint8Array, certificates?: readonly Uint8Array[]): Uint8Array[] {
     const destinations = [...request.viaList, { type: 'node', id: from.remoteNodeId } as Destination].reverse();
     const header: ForwardingHeader = {
       overlay: this.overlayId, configurationSequence: this.configurationSequence, ttl: this.initialTtl, fragment: FRAGMENT_UNFRAGMENTED,
       length: 0, transactionId: request.transactionId, maxResponseLength: 0, viaList: [], destinationList: destinations, options: [],
     };
     const contents = encode(MessageContents, { code, body, extensions: [] });
-    const bytes = encodeMessageWithContents(header, contents, this.components.security.sign(this.overlayId, request.transactionId, contents));
+    const bytes = encodeMessageWithContents(header, contents, this.components.security.sign(this.overlayId, request.transactionId, contents, certificates));
     if (request.maxResponseLength > 0 && bytes.length > request.maxResponseLength && code !== MessageCode.error) {
       const err = encodeBody('error', { errorCode: ErrorCode.Error_Response_Too_Large, errorInfo: new Uint8Array(0) });
       return this.sendAnswer(request, from, MessageCode.error, err);

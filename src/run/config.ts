@@ -30,6 +30,8 @@ export interface DeviceConfig {
   maxLinks?: number;
   /** Link failure timeout, ms (§6.6.5; the RFC's example is 30 s). */
   linkFailureTimeoutMs?: number;
+  /** Bytes of overlay data a peer holds at most; default 16 MiB (STORAGE_BUDGET_BYTES). */
+  storageBudgetBytes?: number;
 }
 
 /** The embedded default: a new overlay, this device its first node. */
@@ -50,7 +52,8 @@ export function parseEndpoint(s: string): Endpoint {
 
 const USAGE = `usage: p2psip run [--config FILE] [--overlay NAME] [--listen HOST:PORT] [--advertise HOST]
                   [--bootstrap HOST:PORT[,HOST:PORT...]] [--data DIR] [--user NAME] [--client]
-                  [--control PATH] [--reliability-timer MS] [--max-links N] [--fingers N]`;
+                  [--control PATH] [--reliability-timer MS] [--max-links N] [--fingers N]
+                  [--storage-budget BYTES]`;
 
 /** Embedded default, then the JSON file of --config, then the flags. */
 export function deviceConfigFrom(args: string[]): DeviceConfig {
@@ -82,6 +85,7 @@ export function deviceConfigFrom(args: string[]): DeviceConfig {
       case 'reliability-timer': config.reliabilityTimerMs = positive(name, value); break;
       case 'max-links': config.maxLinks = positive(name, value); break;
       case 'fingers': config.chord = { ...config.chord, fingers: positive(name, value) }; break;
+      case 'storage-budget': config.storageBudgetBytes = positive(name, value); break;
       default: throw new Error(`unknown option --${name}\n${USAGE}`);
     }
   }

@@ -5,12 +5,9 @@ import { type NodeId, toHex } from '../codec/index.ts';
 import { TlsTransport } from '../link/tls-transport.ts';
 import type { Endpoint } from '../link/link.ts';
 import { ReloadNode } from '../reload/node.ts';
-import { CertificateCache } from '../reload/security/certificate-cache.ts';
-import { parseCertificate } from '../reload/security/certificate.ts';
 import { type NodeIdentity, loadOrCreateIdentity } from '../reload/security/identity.ts';
-import { MessageSigner } from '../reload/security/signer.ts';
-import { SelfSignedTrust } from '../reload/security/trust.ts';
-import { MessageVerifier } from '../reload/security/verifier.ts';
+import { nodeSecurity } from '../reload/security/node-security.ts';
+import { DataClient, KindRegistry, Storage } from '../reload/storage/index.ts';
 import type { MessageSecurity } from '../reload/types.ts';
 import { ChordClient } from '../topology/chord/client.ts';
 import { ChordPeer } from '../topology/chord/chord.ts';
@@ -20,19 +17,7 @@ import type { DeviceConfig } from './config.ts';
 
 /** Message security for a self-signed overlay (§11.3.1): our signer, everyone's verifier. */
 export function selfSignedSecurity(identity: NodeIdentity, clock: Clock): MessageSecurity {
-  const signer = new MessageSigner(identity);
-  const trust = new SelfSignedTrust({ overlay: identity.overlay });
-  const verifier = new MessageVerifier({ trust, certificates: new CertificateCache(), clock });
-  return {
-    nodeId: identity.nodeId,
-    sign: (overlay, transactionId, contents) => signer.signMessage(overlay, transactionId, contents),
-    verify: (m) => [...verifier.verifyMessage(m).nodeIds],
-    verifyPeer(certificate): NodeId {
-      const info = parseCertificate(certificate);
-      trust.check(info, clock.wallTime());
-      return info.nodeIds[0];
-    },
-  };
+  return nodeSecurity(identity, clock);
 }
 
 export interface OverlayDevice {
@@ -40,6 +25,12 @@ export interface OverlayDevice {
   readonly node: ReloadNode;
   readonly topology: ChordPeer | ChordClient;
   readonly listening: Endpoint;
+  /** A peer's storage (§7); a client stores nothing (§4.2). */
+  readonly storage: Storage | undefined;
+  /** Store, Fetch, Stat and Find from this device. */
+  readonly data: DataClient;
+  readonly kinds: KindRegistry;
+  readonly security: MessageSecurity;
   status(): object;
   /** Leaves the overlay (a peer tells its neighbours, §10.9), then closes everything. */
   stop(): Promise<void>;
@@ -57,18 +48,32 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
   });
   const listening = await tls.listen(config.listen.host, config.listen.port);
   const advertised = { host: config.advertise ?? (config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host), port: listening.port };
+  const kinds = new KindRegistry();
   const node = new ReloadNode({ clock, log, security, connector: tls }, {
-    overlay: config.overlay, advertised, reliabilityTimerMs: config.reliabilityTimerMs, maxLinks: config.maxLinks,
+    overlay: config.overlay, advertised, reliabilityTimerMs: config.reliabilityTimerMs, maxLinks: config.maxLinks, models: kinds.models(),
   });
   tls.onLink = (link) => node.acceptLink(link);
   const chordLog = createLogger('reload:chord');
   const topology = config.role === 'client'
     ? new ChordClient({ clock, log: chordLog, node })
     : new ChordPeer({ clock, log: chordLog, node }, config.chord);
+  let storage: Storage | undefined;
+  if (topology instanceof ChordPeer) {
+    const table = topology.table;
+    storage = new Storage({
+      clock, log: createLogger('reload:storage'), node, security, kinds,
+      topology: { isResponsible: (id) => topology.isResponsible(id), predecessors: () => table.predecessors, successors: () => table.successors },
+    }, { budgetBytes: config.storageBudgetBytes });
+    const s = storage;
+    table.onNeighboursChanged = () => s.neighboursChanged();
+  }
+  const data = new DataClient({ clock, security, transport: node.transport });
   try {
     if (topology instanceof ChordPeer && config.bootstrap.length === 0) topology.createOverlay();
     else await topology.join(config.bootstrap);
+    storage?.start();
   } catch (e) {
+    storage?.close();
     topology.close();
     node.close();
     await tls.close();
@@ -76,12 +81,17 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
   }
   let stopped = false;
   return {
-    identity, node, topology, listening: advertised,
-    status: () => deviceStatus(config, identity, node, topology, advertised),
+    identity, node, topology, listening: advertised, storage, data, kinds, security,
+    status: () => ({ ...deviceStatus(config, identity, node, topology, advertised), storage: storage?.status() ?? null }),
     async stop() {
       if (stopped) return;
       stopped = true;
-      if (topology instanceof ChordPeer) await topology.leave();
+      if (topology instanceof ChordPeer) {
+        // §10.9: the data we are responsible for goes to our successor before we leave.
+        if (topology.state === 'joined') await storage?.handover().catch(() => {});
+        await topology.leave();
+      }
+      storage?.close();
       topology.close();
       node.close();
       await tls.close();

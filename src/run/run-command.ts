@@ -4,6 +4,7 @@ import { type OverlayDevice, startOverlayDevice } from './overlay-device.ts';
 import { CommandInterpreter, ControlServer, jsonReplacer } from '../control/control-server.ts';
 import { sendCommand } from '../control/control-client.ts';
 import { createLogger } from '../util/log.ts';
+import { fetchCommand, storeCommand } from './storage-commands.ts';
 
 export async function runDevice(args: string[], print: (line: string) => void): Promise<number> {
   const config: DeviceConfig = deviceConfigFrom(args);
@@ -12,6 +13,9 @@ export async function runDevice(args: string[], print: (line: string) => void): 
   const interpreter = new CommandInterpreter();
   interpreter.register('status', () => device.status());
   interpreter.register('ping', async ([target]) => pingCommand(device, target));
+  const storageEnv = { client: device.data, kinds: device.kinds, security: device.security };
+  interpreter.register('store', (args) => storeCommand(storageEnv, args));
+  interpreter.register('fetch', (args) => fetchCommand(storageEnv, args));
   const control = new ControlServer({ log, interpreter }, controlPath(config));
   await control.start();
   print(JSON.stringify({

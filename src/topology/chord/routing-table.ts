@@ -23,6 +23,8 @@ export class RoutingTable {
   successors: NodeId[] = [];
   /** fingers[i - 1] is finger i, or undefined while unknown. */
   readonly fingers: (NodeId | undefined)[];
+  /** Called whenever the predecessors or successors change (replica sets follow them, §10.7.3). */
+  onNeighboursChanged: () => void = () => {};
 
   constructor(readonly self: NodeId, private readonly init: RoutingTableInit) {
     if (init.neighbours < 1 || init.fingers < 0 || init.fingers > 128) throw new RangeError('routing table sizes');
@@ -72,6 +74,7 @@ export class RoutingTable {
     if (s) this.successors = s;
     if (p) this.predecessors = p;
     changed = !!(s || p);
+    if (changed) this.onNeighboursChanged();
     for (const i of this.fingerSlots(id)) {
       this.fingers[i] = id;
       changed = true;
@@ -85,6 +88,7 @@ export class RoutingTable {
     this.predecessors = this.predecessors.filter((x) => !idEquals(x, id));
     this.successors = this.successors.filter((x) => !idEquals(x, id));
     let changed = before !== this.predecessors.length + this.successors.length;
+    if (changed) this.onNeighboursChanged();
     for (let i = 0; i < this.fingers.length; i++) {
       const f = this.fingers[i];
       if (f && idEquals(f, id)) {
