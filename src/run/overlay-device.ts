@@ -1,12 +1,18 @@
 // Builds a running overlay node from a DeviceConfig: identity from flash, TLS links, the
 // message transport, and CHORD-RELOAD as a peer or a client.
-import { mkdirSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type NodeId, toHex } from '../codec/index.ts';
 import { TlsTransport } from '../link/tls-transport.ts';
 import type { Endpoint } from '../link/link.ts';
 import { ReloadNode } from '../reload/node.ts';
 import { type NodeIdentity, loadOrCreateIdentity } from '../reload/security/identity.ts';
+import { ROOT_CERT_FILE } from '../enroll/constants.ts';
+import { CaTrust } from '../reload/security/ca-trust.ts';
+import { IDENTITY_CERT_FILE } from '../reload/security/constants.ts';
 import { nodeSecurity } from '../reload/security/node-security.ts';
+import { SelfSignedTrust, type TrustPolicy } from '../reload/security/trust.ts';
 import { DataClient, KindRegistry, Storage } from '../reload/storage/index.ts';
 import type { MessageSecurity } from '../reload/types.ts';
 import { ChordClient } from '../topology/chord/client.ts';
@@ -18,6 +24,25 @@ import type { DeviceConfig } from './config.ts';
 /** Message security for a self-signed overlay (§11.3.1): our signer, everyone's verifier. */
 export function selfSignedSecurity(identity: NodeIdentity, clock: Clock): MessageSecurity {
   return nodeSecurity(identity, clock);
+}
+
+/**
+ * CA mode when the device has root certificates (§11.3: certificates must chain to a
+ * root-cert), self-signed mode (§11.3.1) otherwise. An enrolled overlay never falls back
+ * to a self-signed identity: without its certificate the device must enroll first.
+ */
+function overlayTrust(config: DeviceConfig): TrustPolicy {
+  const rootsPath = join(config.dataDir, ROOT_CERT_FILE);
+  if (!existsSync(rootsPath)) return new SelfSignedTrust({ overlay: config.overlay });
+  if (!existsSync(join(config.dataDir, IDENTITY_CERT_FILE))) throw new Error(`${rootsPath} names a CA but the device has no certificate: enroll first (p2psip enroll)`);
+  const roots = pemCertificates(readFileSync(rootsPath, 'utf8'));
+  if (roots.length === 0) throw new Error(`${rootsPath} holds no certificate`);
+  return new CaTrust({ roots, overlay: config.overlay });
+}
+
+function pemCertificates(pem: string): Uint8Array[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.map((b) => new Uint8Array(new X509Certificate(b).raw));
 }
 
 export interface OverlayDevice {
@@ -40,8 +65,9 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
   const clock = components.clock ?? systemClock;
   const log = components.log ?? createLogger('reload:node');
   mkdirSync(config.dataDir, { recursive: true });
-  const identity = await loadOrCreateIdentity(config.dataDir, { overlay: config.overlay, userName: config.userName, clock });
-  const security = selfSignedSecurity(identity, clock);
+  const trust = overlayTrust(config);
+  const identity = await loadOrCreateIdentity(config.dataDir, { overlay: config.overlay, userName: config.userName, clock, trust });
+  const security = nodeSecurity(identity, clock, trust);
   const tls = new TlsTransport({ clock, log: createLogger('link:tls') }, {
     key: identity.privateKey, cert: identity.certificatePem, verifyPeer: security.verifyPeer,
     failureTimeoutMs: config.linkFailureTimeoutMs,
@@ -82,7 +108,9 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
   let stopped = false;
   return {
     identity, node, topology, listening: advertised, storage, data, kinds, security,
-    status: () => ({ ...deviceStatus(config, identity, node, topology, advertised), storage: storage?.status() ?? null }),
+    status: () => ({
+      ...deviceStatus(config, identity, node, topology, advertised), trust: trust instanceof CaTrust ? 'ca' : 'self-signed', storage: storage?.status() ?? null,
+    }),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -24,7 +24,15 @@ export type CertificateErrorReason =
   | 'overlay_mismatch'
   | 'user_name_mismatch'
   | 'unexpected_identity'
-  | 'key_mismatch';
+  | 'key_mismatch'
+  /** CA mode (§11.3): no configured root-cert or supplied intermediate issued it. */
+  | 'untrusted_chain'
+  /** An issuer without basicConstraints cA=true or without keyCertSign (RFC 5280 §4.2.1.9). */
+  | 'not_a_ca'
+  /** More CA certificates in the chain than a pathLenConstraint or our depth bound allows. */
+  | 'path_too_long'
+  /** §11.3: "The subject distinguished name in the certificate MUST be empty." */
+  | 'subject_not_empty';
 
 export class CertificateError extends Error {
   override readonly name = 'CertificateError';
@@ -59,7 +67,20 @@ export interface CertificateInfo {
   /** DER Names, for chain building. */
   readonly issuerName: Uint8Array;
   readonly subjectName: Uint8Array;
+  /** basicConstraints (RFC 5280 §4.2.1.9); undefined when the extension is absent. */
+  readonly basicConstraints?: BasicConstraints;
+  /** keyUsage bits, bit 0 (digitalSignature) first (RFC 5280 §4.2.1.3); undefined when absent. */
+  readonly keyUsage?: readonly boolean[];
 }
+
+export interface BasicConstraints {
+  ca: boolean;
+  /** pathLenConstraint; undefined for no limit. */
+  pathLength: number | undefined;
+}
+
+/** keyUsage bit numbers (RFC 5280 §4.2.1.3). */
+export const KEY_USAGE_KEY_CERT_SIGN = 5;
 
 const OID_ECDSA_SHA256 = '1.2.840.10045.4.3.2';
 const OID_RSA_SHA256 = '1.2.840.113549.1.1.11';
@@ -72,6 +93,10 @@ const KNOWN_CRITICAL = new Set([OID_SUBJECT_ALT_NAME, OID_BASIC_CONSTRAINTS, OID
 // GeneralName CHOICE tags, [1] IMPLICIT and [6] IMPLICIT IA5String (RFC 5280 §4.2.1.6).
 const SAN_RFC822 = 0x81;
 const SAN_URI = 0x86;
+// [2] IMPLICIT IA5String dNSName and [7] IMPLICIT OCTET STRING iPAddress, for the enrollment
+// server's HTTPS certificate (§11.3 wants it to match the overlay name, RFC 2818).
+const SAN_DNS = 0x82;
+const SAN_IP = 0x87;
 
 /** The empty Name (an empty RDNSequence): the subject of every §11.3 certificate. */
 export const EMPTY_NAME: Uint8Array = der.sequence();
@@ -138,9 +163,14 @@ export interface CertificateTemplate {
   serial?: Uint8Array;
   /** Makes a CA certificate: basicConstraints cA and keyCertSign/cRLSign; default a leaf. */
   ca?: { pathLength?: number };
+  /** dNSName entries, for an HTTPS server certificate (RFC 2818); default none. */
+  dnsNames?: readonly string[];
+  /** iPAddress entries as 4 or 16 bytes, for an HTTPS server certificate; default none. */
+  ipAddresses?: readonly Uint8Array[];
 }
 
-function signatureAlgorithm(key: KeyObject): Uint8Array {
+/** AlgorithmIdentifier of a SHA-256 signature by `key`: ecdsa-with-SHA256 or sha256WithRSAEncryption. */
+export function signatureAlgorithm(key: KeyObject): Uint8Array {
   switch (key.asymmetricKeyType) {
     case 'ec': return der.sequence(der.oid(OID_ECDSA_SHA256));
     case 'rsa': return der.sequence(der.oid(OID_RSA_SHA256), der.derNull());
@@ -172,6 +202,11 @@ export function buildCertificate(t: CertificateTemplate): Uint8Array {
   const sigAlg = signatureAlgorithm(t.issuerPrivateKey);
   const names = t.nodeIds.map((id) => der.ia5String(reloadNodeUri(id, t.overlay), SAN_URI));
   if (t.userName !== undefined) names.push(der.ia5String(t.userName, SAN_RFC822));
+  for (const dns of t.dnsNames ?? []) names.push(der.ia5String(dns, SAN_DNS));
+  for (const ip of t.ipAddresses ?? []) {
+    if (ip.length !== 4 && ip.length !== 16) throw new RangeError(`iPAddress of ${ip.length} bytes`);
+    names.push(der.tlv(SAN_IP, ip));
+  }
   const extensions: Uint8Array[] = [];
   if (t.ca) {
     const pathLength = t.ca.pathLength === undefined ? [] : [der.unsignedInteger(t.ca.pathLength)];
@@ -205,6 +240,8 @@ interface TbsFields {
   subjectName: Uint8Array;
   spki: Uint8Array;
   san: Uint8Array | undefined;
+  basicConstraints: BasicConstraints | undefined;
+  keyUsage: boolean[] | undefined;
 }
 
 function readTbs(certificate: Uint8Array): TbsFields {
@@ -217,6 +254,8 @@ function readTbs(certificate: Uint8Array): TbsFields {
   const subjectName = der.expectTag(tbs[i++], der.Tag.SEQUENCE, 'subject').bytes;
   const spki = der.expectTag(tbs[i++], der.Tag.SEQUENCE, 'subjectPublicKeyInfo').bytes;
   let san: Uint8Array | undefined;
+  let basicConstraints: BasicConstraints | undefined;
+  let keyUsage: boolean[] | undefined;
   for (const t of tbs.slice(i)) {
     if (t.tag !== 0xa3) continue; // [1], [2] unique identifiers
     for (const e of der.children(der.readOne(t.content, der.Tag.SEQUENCE, 'extensions').content)) {
@@ -226,13 +265,50 @@ function readTbs(certificate: Uint8Array): TbsFields {
       const value = der.expectTag(second?.tag === der.Tag.BOOLEAN ? third : second, der.Tag.OCTET_STRING, 'extnValue').content;
       // RFC 5280 §4.2: an unrecognized critical extension means the certificate is rejected.
       if (critical && !KNOWN_CRITICAL.has(extnId)) throw new CertificateError('unsupported_critical_extension', extnId);
+      if (extnId === OID_BASIC_CONSTRAINTS) {
+        if (basicConstraints) throw new CertificateError('malformed', 'two basicConstraints extensions');
+        basicConstraints = readBasicConstraints(value);
+        continue;
+      }
+      if (extnId === OID_KEY_USAGE) {
+        if (keyUsage) throw new CertificateError('malformed', 'two keyUsage extensions');
+        keyUsage = readKeyUsage(value);
+        continue;
+      }
       if (extnId !== OID_SUBJECT_ALT_NAME) continue;
       // Two SANs would let two readers see different identities (RFC 5280 §4.2).
       if (san) throw new CertificateError('malformed', 'two subjectAltName extensions');
       san = value;
     }
   }
-  return { issuerName, subjectName, spki, san };
+  return { issuerName, subjectName, spki, san, basicConstraints, keyUsage };
+}
+
+/** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER (0..MAX) OPTIONAL } */
+function readBasicConstraints(value: Uint8Array): BasicConstraints {
+  const fields = der.children(der.readOne(value, der.Tag.SEQUENCE, 'BasicConstraints').content);
+  let at = 0;
+  let ca = false;
+  if (fields[at]?.tag === der.Tag.BOOLEAN) ca = der.readBoolean(fields[at++]);
+  let pathLength: number | undefined;
+  if (fields[at]?.tag === der.Tag.INTEGER) {
+    const c = fields[at++].content;
+    // Small non-negative integers only: a path length past 2^24 means nothing here.
+    if (c.length === 0 || c.length > 3 || (c[0] & 0x80)) throw new CertificateError('malformed', 'bad pathLenConstraint');
+    pathLength = c.reduce((v, b) => v * 256 + b, 0);
+  }
+  if (at !== fields.length) throw new CertificateError('malformed', 'unexpected field in BasicConstraints');
+  return { ca, pathLength };
+}
+
+/** KeyUsage ::= BIT STRING, as booleans from bit 0. */
+function readKeyUsage(value: Uint8Array): boolean[] {
+  const bits = der.readOne(value, der.Tag.BIT_STRING, 'KeyUsage').content;
+  if (bits.length === 0 || bits[0] > 7 || (bits.length === 1 && bits[0] !== 0)) throw new CertificateError('malformed', 'bad KeyUsage');
+  const out: boolean[] = [];
+  const count = (bits.length - 1) * 8 - bits[0];
+  for (let n = 0; n < count; n++) out.push((bits[1 + (n >> 3)] & (0x80 >> (n & 7))) !== 0);
+  return out;
 }
 
 function readSan(san: Uint8Array | undefined): { reloadUris: ReloadNodeUri[]; userName: string | undefined; other: number } {
@@ -289,5 +365,20 @@ export function parseCertificate(certificate: Uint8Array): CertificateInfo {
     notAfterMs,
     issuerName: fields.issuerName,
     subjectName: fields.subjectName,
+    basicConstraints: fields.basicConstraints,
+    keyUsage: fields.keyUsage,
   };
+}
+
+/**
+ * Issued by its own key under its own name: a self-signed node certificate (§11.3.1) or a
+ * root. A certificate issued by an enrollment CA names the CA as issuer instead.
+ */
+export function isSelfIssued(info: CertificateInfo): boolean {
+  if (!Buffer.from(info.issuerName).equals(Buffer.from(info.subjectName))) return false;
+  try {
+    return info.x509.verify(info.publicKey);
+  } catch {
+    return false;
+  }
 }

@@ -8,8 +8,9 @@ import { type NodeId, idEquals, toHex } from '../../codec/index.ts';
 import { type Clock, systemClock } from '../../util/clock.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import {
-  type CertificateInfo, type NodeIdDigest, CertificateError, buildCertificate, certificatePem, parseCertificate, selfSignedNodeId,
+  type CertificateInfo, type NodeIdDigest, CertificateError, buildCertificate, certificatePem, isSelfIssued, parseCertificate, selfSignedNodeId,
 } from './certificate.ts';
+import type { TrustPolicy } from './trust.ts';
 import {
   CERTIFICATE_BACKDATE_MS, DEFAULT_NODE_ID_DIGEST, MIN_PLAUSIBLE_WALL_TIME_MS, IDENTITY_CERT_FILE, IDENTITY_CERT_FILE_MODE, IDENTITY_KEY_FILE, IDENTITY_KEY_FILE_MODE,
   SELF_SIGNED_VALIDITY_MS,
@@ -42,6 +43,14 @@ export interface SelfSignedIdentityOptions {
   validityMs?: number;
   /** Key to certify; default a new ECDSA P-256 key. RSA keys give sha256WithRSA certificates. */
   privateKey?: KeyObject;
+}
+
+export interface LoadIdentityOptions extends SelfSignedIdentityOptions {
+  /**
+   * Checks a stored certificate issued by an enrollment CA (§11.3) on every load, e.g. a
+   * CaTrust of the configuration's root-cert list; default none (enrollment checked it).
+   */
+  trust?: TrustPolicy;
 }
 
 function newKey(): KeyObject {
@@ -118,8 +127,10 @@ async function readIfExists(path: string): Promise<string | undefined> {
  * The identity kept in `dataDir` (identity.key, identity.crt), created on first run. An
  * expired self-signed certificate is renewed from the same key, so the Node-ID stays; a
  * certificate for another overlay, user name or Node-ID digest is an error, never replaced.
+ * A certificate issued by an enrollment CA (`p2psip enroll`, §11.3) is used as it is: its
+ * Node-IDs and user name are the CA's choice, so only the overlay is compared with `opts`.
  */
-export async function loadOrCreateIdentity(dataDir: string, opts: SelfSignedIdentityOptions): Promise<NodeIdentity> {
+export async function loadOrCreateIdentity(dataDir: string, opts: LoadIdentityOptions): Promise<NodeIdentity> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const keyPath = join(dataDir, IDENTITY_KEY_FILE);
   const certPath = join(dataDir, IDENTITY_CERT_FILE);
@@ -152,6 +163,7 @@ export async function loadOrCreateIdentity(dataDir: string, opts: SelfSignedIden
   if (id.overlay.toLowerCase() !== opts.overlay.toLowerCase()) {
     throw new CertificateError('overlay_mismatch', `${certPath} is for overlay ${id.overlay}, not ${opts.overlay}`);
   }
+  if (!isSelfIssued(id.info)) return checkIssuedIdentity(id, certPath, opts);
   if (id.userName !== opts.userName) {
     throw new CertificateError('user_name_mismatch', `${certPath} is for user ${id.userName}, not ${opts.userName}`);
   }
@@ -163,6 +175,21 @@ export async function loadOrCreateIdentity(dataDir: string, opts: SelfSignedIden
     const renewed = fresh();
     await writeFileAtomic(certPath, renewed.certificatePem, { mode: IDENTITY_CERT_FILE_MODE, overwrite: true });
     return renewed;
+  }
+  return id;
+}
+
+/** A CA-issued identity (§11.3): the node cannot renew it itself, so expiry is an error. */
+function checkIssuedIdentity(id: NodeIdentity, certPath: string, opts: LoadIdentityOptions): NodeIdentity {
+  const now = (opts.clock ?? systemClock).wallTime();
+  if (now > id.info.notAfterMs) {
+    throw new CertificateError('expired', `${certPath} expired ${new Date(id.info.notAfterMs).toISOString()}: enroll again (p2psip enroll)`);
+  }
+  try {
+    opts.trust?.check(id.info, now);
+  } catch (e) {
+    if (e instanceof CertificateError) throw new CertificateError(e.reason, `${certPath}: ${e.message}`, { cause: e });
+    throw e;
   }
   return id;
 }

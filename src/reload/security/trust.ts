@@ -1,5 +1,5 @@
 // Which certificates a node accepts (RFC 6940 §11.3, §13.3). Self-signed mode trusts a
-// certificate whose Node-ID is the digest of its own key (§11.3.1); CA mode, still to come,
+// certificate whose Node-ID is the digest of its own key (§11.3.1); CA mode (ca-trust.ts)
 // trusts certificates that chain to a configured root-cert.
 import type { KeyObject } from 'node:crypto';
 import { idEquals, toHex } from '../../codec/index.ts';
@@ -66,7 +66,5 @@ export class SelfSignedTrust implements TrustPolicy {
   }
 }
 
-// CaTrust (§11.3, §13.3): for overlays with an enrollment-server. It will take the
-// configuration's root-cert list and accept a certificate that chains to one of them with
-// PKIX BasicConstraints checks, has an empty subject, only reload:// URIs (any number) and
-// one rfc822Name for this overlay, and a key accepted by checkPublicKey. Not built yet.
+// CaTrust (§11.3, §13.3), for overlays with an enrollment-server, is in ca-trust.ts: it
+// accepts certificates that chain to one of the configuration's root-cert list.
