@@ -1,12 +1,19 @@
 // The composition root: one binary, `p2psip <command>`.
 import { nodeDecodeIo, runDecode } from './decode/decode-command.ts';
+import { runCa } from './enroll/ca-command.ts';
+import { runEnroll } from './enroll/enroll-command.ts';
 import { controlCommand, runDevice } from './run/run-command.ts';
 
 const USAGE = `usage: p2psip <command>
   run       start this device (embedded default configuration; see run --help)
   status    routing table, connections and counters of the running device
   ping      ping a Node-ID or resource:<name> through the running device
-  decode    print RELOAD messages from hex, raw bytes or a pcap/pcapng capture as JSON`;
+  store     store a signed value in the overlay through the running device
+  fetch     fetch values from the overlay and verify their signatures
+  config-update FILE   offer a signed overlay configuration document to the running device
+  decode    print RELOAD messages from hex, raw bytes or a pcap/pcapng capture as JSON
+  ca        run the overlay's enrollment server (CA); ca add-user NAME PASSWORD adds an account
+  enroll    get this device's certificate from the enrollment server`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -16,9 +23,16 @@ async function main(argv: string[]): Promise<number> {
       return runDevice(args, print);
     case 'status':
     case 'ping':
+    case 'store':
+    case 'fetch':
+    case 'config-update':
       return controlCommand(command, args, print);
     case 'decode':
       return runDecode(args, nodeDecodeIo());
+    case 'ca':
+      return runCa(args, print);
+    case 'enroll':
+      return runEnroll(args, print);
     case undefined:
     case '-h':
     case '--help':

@@ -84,7 +84,8 @@ export class MessageTransport {
   readonly loopback: Link;
   private readonly maxMessageSize: number;
   readonly initialTtl: number;
-  private readonly models: DataModels;
+  /** Data models of the Kinds in force; a new configuration replaces them (§6.5.4). */
+  models: DataModels;
   private closed = false;
 
   constructor(private readonly components: TransportComponents, init: TransportInit) {

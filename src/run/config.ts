@@ -30,6 +30,11 @@ export interface DeviceConfig {
   maxLinks?: number;
   /** Link failure timeout, ms (§6.6.5; the RFC's example is 30 s). */
   linkFailureTimeoutMs?: number;
+  /**
+   * An overlay configuration document (§11.1, XML); default none: the embedded self-signed
+   * building overlay, or the document a ConfigUpdate left on flash.
+   */
+  overlayConfiguration?: string;
   /** Bytes of overlay data a peer holds at most; default 16 MiB (STORAGE_BUDGET_BYTES). */
   storageBudgetBytes?: number;
 }
@@ -53,7 +58,7 @@ export function parseEndpoint(s: string): Endpoint {
 const USAGE = `usage: p2psip run [--config FILE] [--overlay NAME] [--listen HOST:PORT] [--advertise HOST]
                   [--bootstrap HOST:PORT[,HOST:PORT...]] [--data DIR] [--user NAME] [--client]
                   [--control PATH] [--reliability-timer MS] [--max-links N] [--fingers N]
-                  [--storage-budget BYTES]`;
+                  [--storage-budget BYTES] [--overlay-config FILE.xml]`;
 
 /** Embedded default, then the JSON file of --config, then the flags. */
 export function deviceConfigFrom(args: string[]): DeviceConfig {
@@ -86,6 +91,7 @@ export function deviceConfigFrom(args: string[]): DeviceConfig {
       case 'max-links': config.maxLinks = positive(name, value); break;
       case 'fingers': config.chord = { ...config.chord, fingers: positive(name, value) }; break;
       case 'storage-budget': config.storageBudgetBytes = positive(name, value); break;
+      case 'overlay-config': config.overlayConfiguration = value; break;
       default: throw new Error(`unknown option --${name}\n${USAGE}`);
     }
   }

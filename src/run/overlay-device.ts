@@ -11,6 +11,9 @@ import { type NodeIdentity, loadOrCreateIdentity } from '../reload/security/iden
 import { ROOT_CERT_FILE } from '../enroll/constants.ts';
 import { CaTrust } from '../reload/security/ca-trust.ts';
 import { IDENTITY_CERT_FILE } from '../reload/security/constants.ts';
+import { type OverlayConfiguration, embeddedDefaultConfiguration, isNewerConfigurationSequence, parseOverlayConfiguration } from '../reload/config/index.ts';
+import { OverlayConfigurationInForce } from '../reload/handlers/config-update.ts';
+import { writeFileAtomic } from '../reload/security/atomic-file.ts';
 import { nodeSecurity } from '../reload/security/node-security.ts';
 import { SelfSignedTrust, type TrustPolicy } from '../reload/security/trust.ts';
 import { DataClient, KindRegistry, Storage } from '../reload/storage/index.ts';
@@ -31,13 +34,33 @@ export function selfSignedSecurity(identity: NodeIdentity, clock: Clock): Messag
  * root-cert), self-signed mode (§11.3.1) otherwise. An enrolled overlay never falls back
  * to a self-signed identity: without its certificate the device must enroll first.
  */
-function overlayTrust(config: DeviceConfig): TrustPolicy {
+function overlayTrust(config: DeviceConfig, overlay: OverlayConfiguration): TrustPolicy {
   const rootsPath = join(config.dataDir, ROOT_CERT_FILE);
-  if (!existsSync(rootsPath)) return new SelfSignedTrust({ overlay: config.overlay });
-  if (!existsSync(join(config.dataDir, IDENTITY_CERT_FILE))) throw new Error(`${rootsPath} names a CA but the device has no certificate: enroll first (p2psip enroll)`);
-  const roots = pemCertificates(readFileSync(rootsPath, 'utf8'));
-  if (roots.length === 0) throw new Error(`${rootsPath} holds no certificate`);
+  const roots = [...overlay.rootCerts, ...(existsSync(rootsPath) ? pemCertificates(readFileSync(rootsPath, 'utf8')) : [])];
+  if (roots.length === 0) return new SelfSignedTrust({ overlay: config.overlay, digest: overlay.selfSignedPermitted?.digest });
+  if (!existsSync(join(config.dataDir, IDENTITY_CERT_FILE))) throw new Error(`the overlay has a CA but the device has no certificate: enroll first (p2psip enroll)`);
   return new CaTrust({ roots, overlay: config.overlay });
+}
+
+/** Where the configuration in force is kept across power cuts. */
+export const OVERLAY_CONFIGURATION_FILE = 'overlay-config.xml';
+
+/**
+ * The overlay configuration document (§11.1): the newer of the one saved on flash (the last
+ * ConfigUpdate accepted) and the one given with --overlay-config; without either, the
+ * embedded default of a self-signed building overlay.
+ */
+function loadConfiguration(config: DeviceConfig): { configuration: OverlayConfiguration; xml?: string } {
+  const candidates: string[] = [];
+  const saved = join(config.dataDir, OVERLAY_CONFIGURATION_FILE);
+  if (existsSync(saved)) candidates.push(readFileSync(saved, 'utf8'));
+  if (config.overlayConfiguration) candidates.push(readFileSync(config.overlayConfiguration, 'utf8'));
+  let best: { configuration: OverlayConfiguration; xml?: string } | undefined;
+  for (const xml of candidates) {
+    const configuration = parseOverlayConfiguration(xml, { instanceName: config.overlay });
+    if (!best || isNewerConfigurationSequence(configuration.sequence, best.configuration.sequence)) best = { configuration, xml };
+  }
+  return best ?? { configuration: embeddedDefaultConfiguration(config.overlay) };
 }
 
 function pemCertificates(pem: string): Uint8Array[] {
@@ -56,6 +79,8 @@ export interface OverlayDevice {
   readonly data: DataClient;
   readonly kinds: KindRegistry;
   readonly security: MessageSecurity;
+  /** The overlay configuration in force; ConfigUpdate replaces it (§6.5.4). */
+  readonly configuration: OverlayConfigurationInForce;
   status(): object;
   /** Leaves the overlay (a peer tells its neighbours, §10.9), then closes everything. */
   stop(): Promise<void>;
@@ -65,7 +90,8 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
   const clock = components.clock ?? systemClock;
   const log = components.log ?? createLogger('reload:node');
   mkdirSync(config.dataDir, { recursive: true });
-  const trust = overlayTrust(config);
+  const loaded = loadConfiguration(config);
+  const trust = overlayTrust(config, loaded.configuration);
   const identity = await loadOrCreateIdentity(config.dataDir, { overlay: config.overlay, userName: config.userName, clock, trust });
   const security = nodeSecurity(identity, clock, trust);
   const tls = new TlsTransport({ clock, log: createLogger('link:tls') }, {
@@ -79,6 +105,10 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
     overlay: config.overlay, advertised, reliabilityTimerMs: config.reliabilityTimerMs, maxLinks: config.maxLinks, models: kinds.models(),
   });
   tls.onLink = (link) => node.acceptLink(link);
+  const configuration = new OverlayConfigurationInForce({
+    clock, log: createLogger('reload:config'), node, kinds, trust,
+    save: (xml) => writeFileAtomic(join(config.dataDir, OVERLAY_CONFIGURATION_FILE), xml, { mode: 0o644, overwrite: true }).then(() => {}),
+  }, loaded.configuration, loaded.xml);
   const chordLog = createLogger('reload:chord');
   const topology = config.role === 'client'
     ? new ChordClient({ clock, log: chordLog, node })
@@ -107,9 +137,10 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
   }
   let stopped = false;
   return {
-    identity, node, topology, listening: advertised, storage, data, kinds, security,
+    identity, node, topology, listening: advertised, storage, data, kinds, security, configuration,
     status: () => ({
-      ...deviceStatus(config, identity, node, topology, advertised), trust: trust instanceof CaTrust ? 'ca' : 'self-signed', storage: storage?.status() ?? null,
+      ...deviceStatus(config, identity, node, topology, advertised), trust: trust instanceof CaTrust ? 'ca' : 'self-signed',
+      configuration: configuration.status(), storage: storage?.status() ?? null,
     }),
     async stop() {
       if (stopped) return;

@@ -16,6 +16,13 @@ export async function runDevice(args: string[], print: (line: string) => void): 
   const storageEnv = { client: device.data, kinds: device.kinds, security: device.security };
   interpreter.register('store', (args) => storeCommand(storageEnv, args));
   interpreter.register('fetch', (args) => fetchCommand(storageEnv, args));
+  interpreter.register('config-update', async ([file]) => {
+    if (!file) throw new Error('usage: config-update FILE.xml');
+    const { readFile } = await import('node:fs/promises');
+    const decision = await device.configuration.offer(await readFile(file, 'utf8'));
+    if (!decision.accepted) throw new Error(`refused: ${decision.reason}: ${decision.message}`);
+    return { sequence: decision.configuration.sequence };
+  });
   const control = new ControlServer({ log, interpreter }, controlPath(config));
   await control.start();
   print(JSON.stringify({

@@ -88,7 +88,7 @@ export interface RegisteredKind {
 
 // Kind limits of the embedded building overlay (embeddedDefaultConfiguration).
 /** SIP-REGISTRATION: one dictionary entry per device of a flat's AOR (RFC 7904 §2). */
-export const DEFAULT_SIP_REGISTRATION_MAX_COUNT = 16;
+export const DEFAULT_SIP_REGISTRATION_MAX_COUNT = 32;
 /** A SipRegistration route value is ~60 bytes; room for contact_prefs and longer lists. */
 export const DEFAULT_SIP_REGISTRATION_MAX_SIZE_BYTES = 1024;
 /** TURN-SERVICE: one TurnServer per Resource-ID (§9). */
@@ -98,8 +98,8 @@ export const DEFAULT_TURN_SERVICE_MAX_SIZE_BYTES = 64;
 /** TURN-SERVICE counter limit of the registration (§9). */
 export const DEFAULT_TURN_SERVICE_MAX_NODE_MULTIPLE = 20;
 /** CERTIFICATE_BY_NODE: appended certificates of one Node-ID, across renewals (§8). */
-export const DEFAULT_CERTIFICATE_BY_NODE_MAX_COUNT = 4;
+export const DEFAULT_CERTIFICATE_BY_NODE_MAX_COUNT = 16;
 /** CERTIFICATE_BY_USER: certificates of every device sharing a user name (§8). */
 export const DEFAULT_CERTIFICATE_BY_USER_MAX_COUNT = 16;
 /** A DER certificate: ~500 bytes for ECDSA P-256, ~1200 for RSA-2048; stays under max-message-size. */
-export const DEFAULT_CERTIFICATE_MAX_SIZE_BYTES = 2048;
+export const DEFAULT_CERTIFICATE_MAX_SIZE_BYTES = 4096;
