@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { type NodeId, toHex } from '../codec/index.ts';
 import { TlsTransport } from '../link/tls-transport.ts';
 import type { Endpoint } from '../link/link.ts';
+import type { TransportInit } from '../reload/message-transport.ts';
 import { ReloadNode } from '../reload/node.ts';
 import { type NodeIdentity, loadOrCreateIdentity } from '../reload/security/identity.ts';
 import { ROOT_CERT_FILE } from '../enroll/constants.ts';
@@ -19,7 +20,7 @@ import { SelfSignedTrust, type TrustPolicy } from '../reload/security/trust.ts';
 import { DataClient, KindRegistry, Storage } from '../reload/storage/index.ts';
 import type { MessageSecurity } from '../reload/types.ts';
 import { ChordClient } from '../topology/chord/client.ts';
-import { ChordPeer } from '../topology/chord/chord.ts';
+import { type ChordInit, ChordPeer } from '../topology/chord/chord.ts';
 import { type Clock, systemClock } from '../util/clock.ts';
 import { type Logger, createLogger } from '../util/log.ts';
 import type { DeviceConfig } from './config.ts';
@@ -40,6 +41,30 @@ function overlayTrust(config: DeviceConfig, overlay: OverlayConfiguration): Trus
   if (roots.length === 0) return new SelfSignedTrust({ overlay: config.overlay, digest: overlay.selfSignedPermitted?.digest });
   if (!existsSync(join(config.dataDir, IDENTITY_CERT_FILE))) throw new Error(`the overlay has a CA but the device has no certificate: enroll first (p2psip enroll)`);
   return new CaTrust({ roots, overlay: config.overlay });
+}
+
+/**
+ * The transport's parameters: a configuration document's (§11.1) where one was given, the
+ * device's flags over them; without a document the transport's own defaults.
+ */
+function transportSettings(config: DeviceConfig, loaded: { configuration: OverlayConfiguration; xml?: string }): Partial<TransportInit> {
+  const c = loaded.xml ? loaded.configuration : undefined;
+  return {
+    reliabilityTimerMs: config.reliabilityTimerMs ?? c?.overlayReliabilityTimerMs,
+    initialTtl: c?.initialTtl,
+    maxMessageSize: c?.maxMessageSize,
+  };
+}
+
+/** CHORD-RELOAD's intervals and reactive recovery from the document (§10.7), flags over them. */
+function chordSettings(config: DeviceConfig, loaded: { configuration: OverlayConfiguration; xml?: string }): ChordInit {
+  const c = loaded.xml ? loaded.configuration.chord : undefined;
+  return {
+    updateIntervalMs: c?.updateIntervalS !== undefined ? c.updateIntervalS * 1000 : undefined,
+    fingerIntervalMs: c?.pingIntervalS !== undefined ? c.pingIntervalS * 1000 : undefined,
+    reactive: c?.reactive,
+    ...config.chord,
+  };
 }
 
 /** Where the configuration in force is kept across power cuts. */
@@ -102,7 +127,8 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
   const advertised = { host: config.advertise ?? (config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host), port: listening.port };
   const kinds = new KindRegistry();
   const node = new ReloadNode({ clock, log, security, connector: tls }, {
-    overlay: config.overlay, advertised, reliabilityTimerMs: config.reliabilityTimerMs, maxLinks: config.maxLinks, models: kinds.models(),
+    overlay: config.overlay, advertised, maxLinks: config.maxLinks, models: kinds.models(),
+    ...transportSettings(config, loaded),
   });
   tls.onLink = (link) => node.acceptLink(link);
   const configuration = new OverlayConfigurationInForce({
@@ -112,7 +138,7 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
   const chordLog = createLogger('reload:chord');
   const topology = config.role === 'client'
     ? new ChordClient({ clock, log: chordLog, node })
-    : new ChordPeer({ clock, log: chordLog, node }, config.chord);
+    : new ChordPeer({ clock, log: chordLog, node }, chordSettings(config, loaded));
   let storage: Storage | undefined;
   if (topology instanceof ChordPeer) {
     const table = topology.table;
