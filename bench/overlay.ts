@@ -2,7 +2,7 @@
 // request latency, join time, repair time after a SIGKILL, and memory per process.
 // One JSON object per line: {"bench", "metric", "value", "unit", "n"}.
 import { randomBytes } from 'node:crypto';
-import { Cluster, type DeviceProcess, expectedNeighbours, waitConverged } from '../test/harness/processes.ts';
+import { Cluster, type DeviceProcess, expectedNeighbours, someOf, waitConverged } from '../test/harness/processes.ts';
 
 const NEIGHBOURS = 3;
 const REQUESTS = 300;
@@ -25,7 +25,7 @@ async function overlay(n: number): Promise<void> {
     await cluster.start();
     while (cluster.peers().length < n) {
       const peers = cluster.peers();
-      await cluster.start({ bootstrap: [peers[Math.floor(Math.random() * peers.length)].listen] });
+      await cluster.start({ bootstrap: someOf(peers, 3).map((p) => p.listen) });
     }
     await waitConverged(cluster, NEIGHBOURS, 60_000);
 

@@ -44,13 +44,13 @@ export class Cluster {
   }
 
   /** Starts one device and resolves when it has joined (its "started" line). */
-  async start(opts: { bootstrap?: string[]; client?: boolean; node?: string; args?: string[] } = {}): Promise<DeviceProcess> {
+  async start(opts: { bootstrap?: string[]; client?: boolean; node?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<DeviceProcess> {
     const dataDir = join(this.dir, `d${++this.seq}`);
     // The flag the bundle's shebang gives a device (see build.mjs).
     const args = ['--max-semi-space-size=1', BUNDLE, 'run', '--listen', '127.0.0.1:0', '--data', dataDir, ...this.extraArgs, ...(opts.args ?? [])];
     if (opts.bootstrap?.length) args.push('--bootstrap', opts.bootstrap.join(','));
     if (opts.client) args.push('--client');
-    const child = spawn(opts.node ?? process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(opts.node ?? process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
@@ -150,4 +150,9 @@ export async function waitConverged(cluster: Cluster, neighbours: number, timeou
     if (Date.now() - started > timeoutMs) throw new Error(`not converged after ${timeoutMs} ms: ${last}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Up to `n` distinct devices picked at random: bootstraps to try in turn (§11.4). */
+export function someOf<T>(devices: readonly T[], n: number): T[] {
+  return [...devices].sort(() => Math.random() - 0.5).slice(0, n);
 }
