@@ -1,9 +1,9 @@
 // The enrollment CA on disk: ca.key (PKCS#8, 0600) and ca.crt (PEM, the overlay's root-cert),
 // made on the first start and loaded afterwards. Written atomically, never replaced.
 import { createPrivateKey } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { certificatePem, writeFileAtomic } from '../reload/security/index.ts';
+import { certificatePem, readIfExists, writeFileAtomic } from '../reload/security/index.ts';
 import type { Clock } from '../util/clock.ts';
 import { type CertificateAuthority, certificateAuthorityFrom, createCertificateAuthority } from './certificate-authority.ts';
 import { CA_CERT_FILE, CA_KEY_FILE, PUBLIC_FILE_MODE, SECRET_FILE_MODE } from './constants.ts';
@@ -21,15 +21,6 @@ export interface StoredCertificateAuthority {
   certificatePath: string;
   /** True when this call made the CA. */
   created: boolean;
-}
-
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ENOENT') return undefined;
-    throw e;
-  }
 }
 
 /** Loads the CA of `dataDir`, making it when there is none. */

@@ -3,7 +3,7 @@
 // key, and keeps key and certificate where loadOrCreateIdentity finds them (identity.key,
 // identity.crt), so that `p2psip run` uses the CA-issued identity.
 import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { type PeerCertificate, checkServerIdentity } from 'node:tls';
@@ -11,6 +11,7 @@ import { type NodeId } from '../codec/index.ts';
 import {
   type CertificateInfo, CaTrust, CertificateError, IDENTITY_CERT_FILE, IDENTITY_CERT_FILE_MODE, IDENTITY_KEY_FILE, IDENTITY_KEY_FILE_MODE,
   buildCsr, certificatePem, parseCertificate, writeFileAtomic,
+  readIfExists,
 } from '../reload/security/index.ts';
 import { type Clock, systemClock } from '../util/clock.ts';
 import { ENROLLMENT_CLIENT_TIMEOUT_MS, ENROLLMENT_MAX_ANSWER_BYTES, PUBLIC_FILE_MODE, ROOT_CERT_FILE } from './constants.ts';
@@ -159,15 +160,6 @@ function post(url: URL, form: { body: Uint8Array; contentType: string }, opts: E
     req.once('error', fail);
     req.end(form.body);
   });
-}
-
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ENOENT') return undefined;
-    throw e;
-  }
 }
 
 export interface EnrolledFiles {

@@ -3,7 +3,7 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type NodeId, toHex } from '../codec/index.ts';
+import { toHex } from '../codec/index.ts';
 import { TlsTransport } from '../link/tls-transport.ts';
 import type { Endpoint } from '../link/link.ts';
 import type { TransportInit } from '../reload/message-transport.ts';

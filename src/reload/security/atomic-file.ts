@@ -1,7 +1,7 @@
 // Crash-safe file writes for the persisted identity: a reader sees the old file or the whole
 // new one, never a torn key (write a temporary file, fsync, rename or link, fsync the folder).
 import { randomBytes } from 'node:crypto';
-import { link, open, rename, unlink } from 'node:fs/promises';
+import { link, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export interface AtomicWriteOptions {
@@ -55,5 +55,15 @@ async function syncDirectory(dir: string): Promise<void> {
     if (!hasCode(e, 'EISDIR', 'EINVAL', 'EPERM', 'EBADF')) throw e;
   } finally {
     await fh?.close();
+  }
+}
+
+/** A text file's contents, or undefined when there is no such file. */
+export async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    if (hasCode(e, 'ENOENT')) return undefined;
+    throw e;
   }
 }

@@ -6,7 +6,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type NodeId, idEquals, toHex } from '../../codec/index.ts';
 import { type Clock, systemClock } from '../../util/clock.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { readIfExists, writeFileAtomic } from './atomic-file.ts';
 import {
   type CertificateInfo, type NodeIdDigest, CertificateError, buildCertificate, certificatePem, isSelfIssued, parseCertificate, selfSignedNodeId,
 } from './certificate.ts';
@@ -112,15 +112,6 @@ export function fromPem(keyPem: string, certPem: string): NodeIdentity {
     throw new CertificateError('malformed', 'unreadable PEM certificate', { cause: e });
   }
   return identityOf(createPrivateKey(keyPem), parseCertificate(der));
-}
-
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ENOENT') return undefined;
-    throw e;
-  }
 }
 
 /**

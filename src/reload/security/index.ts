@@ -13,4 +13,4 @@ export * from './signer-identity.ts';
 export * from './certificate-cache.ts';
 export * from './signer.ts';
 export * from './verifier.ts';
-export { writeFileAtomic, type AtomicWriteOptions } from './atomic-file.ts';
+export { readIfExists, writeFileAtomic, type AtomicWriteOptions } from './atomic-file.ts';

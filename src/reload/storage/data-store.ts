@@ -166,7 +166,7 @@ export class DataStore {
           throw new ReloadError(ErrorCode.Error_Data_Too_Old, `storage_time ${stored.storageTime} is not after ${old.data.storageTime}`);
         }
         const bytes = storedData(w.kind.model).encodingLength(stored);
-        values.set(slot, { data: stored, certificate: signer.certificate, expiresAtMs: now + stored.lifetime * 1000, bytes });
+        values.set(slot, { data: detached(stored), certificate: signer.certificate, expiresAtMs: now + stored.lifetime * 1000, bytes });
         delta += bytes - (old?.bytes ?? 0);
         changed = true;
       }
@@ -225,6 +225,17 @@ export class DataStore {
     this.counters.expired += removed;
     return removed;
   }
+}
+
+/**
+ * The value with its signature copied out of the frame it arrived in: decoding is zero-copy,
+ * and a kept subarray would hold the whole message in memory for the value's lifetime.
+ */
+function detached(data: StoredData): StoredData {
+  const s = data.signature;
+  if (!s) return data;
+  const identity = s.identity.type === 'cert_hash' || s.identity.type === 'cert_hash_node_id' ? { ...s.identity, hash: s.identity.hash.slice() } : s.identity;
+  return { ...data, signature: { ...s, identity, value: s.value.slice() } };
 }
 
 function arrayEnd(values: Map<string, StoredValue>): number {
