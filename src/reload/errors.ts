@@ -20,5 +20,11 @@ export class RequestTimeout extends Error {
 /** error_info as text when it is text (our own answers carry a reason there). */
 function printable(info: Uint8Array | string): string {
   if (typeof info === 'string') return info;
-  return info.length > 0 && info.every((b) => b >= 0x20 && b < 0x7f) ? new TextDecoder().decode(info) : '';
+  if (info.length === 0) return '';
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(info);
+    return /[\u0000-\u001f\u007f]/.test(text) ? '' : text;
+  } catch {
+    return '';
+  }
 }
