@@ -13,6 +13,7 @@ import { EnrollmentServer } from './enrollment-server.ts';
 import { NodeIdRegistry } from './node-id-registry.ts';
 import { readPasswordLine } from './password-input.ts';
 import { UserDirectory, addUser } from './users.ts';
+import { untilTerminated } from '../util/signals.ts';
 
 export const CA_USAGE = `usage: p2psip ca [--data DIR] [--listen HOST:PORT] [--overlay NAME] [--users FILE] [--server-name NAME[,NAME...]]
        p2psip ca add-user NAME PASSWORD|- [--data DIR] [--users FILE]`;
@@ -69,15 +70,7 @@ export async function runCa(args: string[], print: (line: string) => void): Prom
   print(JSON.stringify({
     event: 'started', url: enrollment.url(wildcard ? '127.0.0.1' : undefined), overlay, rootCertificate: certificatePath, createdCa: created,
   }));
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilTerminated();
   await enrollment.close();
   print(JSON.stringify({ event: 'stopped', counters: enrollment.counters }));
   return 0;

@@ -10,6 +10,7 @@ import {
   forwardingHeaderLength, idEquals, isFragment, overlayHash, toHex, type DataModels,
 } from '../codec/index.ts';
 import type { Link } from '../link/link.ts';
+import { loopbackLink } from '../link/loopback-link.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
 import { AnswerCache } from './answer-cache.ts';
@@ -433,19 +434,4 @@ export class MessageTransport {
 function firstFragmentCode(bytes: Uint8Array, header: ForwardingHeader, headerLength: number): number | undefined {
   if ((header.fragment & 0x00ffffff) !== 0 || bytes.length < headerLength + 2) return undefined;
   return (bytes[headerLength] << 8) | bytes[headerLength + 1];
-}
-
-function loopbackLink(nodeId: NodeId, deliver: (bytes: Uint8Array) => void): Link {
-  const link: Link = {
-    id: 0, remoteNodeId: nodeId, remoteCertificate: new Uint8Array(0), remote: { host: 'loopback', port: 0 }, outbound: false, closed: false,
-    stats: { srttMs: 0, rtoMs: 0, framesSent: 0, framesReceived: 0, acksReceived: 0, bytesSent: 0, bytesReceived: 0, sendQueueDrops: 0, lastReceivedMs: 0 },
-    send(bytes) {
-      queueMicrotask(() => deliver(bytes));
-      return true;
-    },
-    close() {},
-    onMessage() {},
-    onClose() {},
-  };
-  return link;
 }

@@ -4,6 +4,7 @@ import { type OverlayDevice, startOverlayDevice } from './overlay-device.ts';
 import { CommandInterpreter, ControlServer, jsonReplacer } from '../control/control-server.ts';
 import { sendCommand } from '../control/control-client.ts';
 import { createLogger } from '../util/log.ts';
+import { untilTerminated } from '../util/signals.ts';
 import { fetchCommand, storeCommand } from './storage-commands.ts';
 
 export async function runDevice(args: string[], print: (line: string) => void): Promise<number> {
@@ -29,15 +30,7 @@ export async function runDevice(args: string[], print: (line: string) => void): 
     event: 'started', nodeId: Buffer.from(device.identity.nodeId).toString('hex'), overlay: config.overlay, role: config.role,
     listen: `${device.listening.host}:${device.listening.port}`, control: controlPath(config),
   }));
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilTerminated();
   await control.stop();
   await device.stop();
   print(JSON.stringify({ event: 'stopped' }));

@@ -9,7 +9,7 @@ import { type OverlayConfiguration, type ConfigUpdateDecision, acceptConfigUpdat
 import { ReloadError } from '../errors.ts';
 import type { ReloadNode } from '../node.ts';
 import type { TrustPolicy } from '../security/trust.ts';
-import type { AccessControlPolicy, KindDefinition, KindRegistry } from '../storage/kind.ts';
+import { type KindRegistry, kindsOf } from '../storage/kind.ts';
 
 export interface ConfigurationComponents {
   clock: Clock;
@@ -28,27 +28,6 @@ export interface ConfigurationCounters {
   /** Copies already in force: the end of the flood. */
   known: number;
 }
-
-/** The Kinds of a configuration as storage enforces them; policies we cannot check are left out. */
-export function storageKinds(cfg: OverlayConfiguration, log?: Logger): KindDefinition[] {
-  const out: KindDefinition[] = [];
-  for (const k of cfg.kinds) {
-    const policy = k.accessControl;
-    if (!isPolicy(policy)) {
-      // Unknown to us: Stores of it are refused as an unknown Kind rather than unchecked.
-      log?.warn('kind with an access control policy this node does not implement', { kind: k.id, policy });
-      continue;
-    }
-    out.push({
-      id: k.id, name: k.name ?? `kind-${k.id}`, model: k.dataModel, accessControl: policy, maxCount: k.maxCount, maxSize: k.maxSize,
-      maxNodeMultiple: k.maxNodeMultiple,
-    });
-  }
-  return out;
-}
-
-const POLICIES: readonly string[] = ['USER-MATCH', 'NODE-MATCH', 'USER-NODE-MATCH', 'NODE-MULTIPLE'] satisfies AccessControlPolicy[];
-const isPolicy = (p: string): p is AccessControlPolicy => POLICIES.includes(p);
 
 export class OverlayConfigurationInForce {
   readonly counters: ConfigurationCounters = { accepted: 0, refused: 0, known: 0 };
@@ -96,7 +75,9 @@ export class OverlayConfigurationInForce {
 
   private install(cfg: OverlayConfiguration): void {
     const { node, kinds } = this.components;
-    kinds.replace(storageKinds(cfg, this.components.log));
+    kinds.replace(kindsOf(cfg, (kind, policy) => {
+      this.components.log.warn('kind with an access control policy this node does not implement', { kind, policy });
+    }));
     node.transport.models = kinds.models();
     node.transport.configurationSequence = cfg.sequence;
   }

@@ -136,7 +136,7 @@ export class DataStore {
       const values = new Map(current?.values ?? []);
       for (const [slot, v] of values) if (v.expiresAtMs <= now) { values.delete(slot); delta -= v.bytes; }
       let changed = false;
-      let append = arrayEnd(values);
+      let append = arrayEnd(values.values());
       for (const { data, signer } of w.values) {
         const value = data.value;
         if (value.model === 'unknown') throw new ReloadError(ErrorCode.Error_Unknown_Kind, 'value of an unknown data model');
@@ -238,8 +238,22 @@ function detached(data: StoredData): StoredData {
   return { ...data, signature: { ...s, identity, value: s.value.slice() } };
 }
 
-function arrayEnd(values: Map<string, StoredValue>): number {
+/** One past the highest array index held: where an append goes (§7.4.1.1). */
+export function arrayEnd(values: Iterable<StoredValue>): number {
   let end = 0;
-  for (const v of values.values()) if (v.data.value.model === 'array') end = Math.max(end, v.data.value.index + 1);
+  for (const v of values) if (v.data.value.model === 'array') end = Math.max(end, v.data.value.index + 1);
   return end;
+}
+
+/** §7.4.1.1: data passed on carries the lifetime it has left, not the one it arrived with. */
+export function withRemainingLifetime(v: StoredValue, now: number): StoredData {
+  const lifetime = Math.max(0, Math.ceil((v.expiresAtMs - now) / 1000));
+  return lifetime === v.data.lifetime ? v.data : { ...v.data, lifetime };
+}
+
+/** The distinct signer certificates of some values, for a security block (§6.3.4). */
+export function certificatesOf(values: Iterable<StoredValue>): Uint8Array[] {
+  const seen = new Map<string, Uint8Array>();
+  for (const v of values) seen.set(Buffer.from(v.certificate).toString('base64'), v.certificate);
+  return [...seen.values()];
 }

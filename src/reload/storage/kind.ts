@@ -1,7 +1,8 @@
 // Kinds as storage sees them (RFC 6940 §7.2, §7.3, §11.1.1): data model, access control
 // policy and limits. The overlay configuration defines them; the base Kinds (§8, §9, §14.6;
 // RFC 7904 §7) are known before any configuration arrives.
-import { type DataModel, type DataModels, KindId } from '../../codec/index.ts';
+import type { DataModel, DataModels } from '../../codec/index.ts';
+import { type OverlayConfiguration, embeddedDefaultConfiguration } from '../config/index.ts';
 
 export type AccessControlPolicy = 'USER-MATCH' | 'NODE-MATCH' | 'USER-NODE-MATCH' | 'NODE-MULTIPLE';
 
@@ -18,16 +19,31 @@ export interface KindDefinition {
   maxNodeMultiple?: number;
 }
 
+const POLICIES: readonly string[] = ['USER-MATCH', 'NODE-MATCH', 'USER-NODE-MATCH', 'NODE-MULTIPLE'] satisfies AccessControlPolicy[];
+const isPolicy = (p: string): p is AccessControlPolicy => POLICIES.includes(p);
+
 /**
- * The base Kinds with limits for a building: a flat's AOR is shared by a handful of devices,
- * a device publishes one certificate at a time.
+ * The Kinds of a configuration as storage enforces them. A Kind whose policy this node does
+ * not implement is left out, so Stores of it are refused as an unknown Kind, never unchecked;
+ * `skipped` hears of each.
  */
-export const BASE_KINDS: readonly KindDefinition[] = [
-  { id: KindId.SIP_REGISTRATION, name: 'SIP-REGISTRATION', model: 'dictionary', accessControl: 'USER-NODE-MATCH', maxCount: 32, maxSize: 1024 },
-  { id: KindId.TURN_SERVICE, name: 'TURN-SERVICE', model: 'single', accessControl: 'NODE-MULTIPLE', maxCount: 1, maxSize: 64, maxNodeMultiple: 20 },
-  { id: KindId.CERTIFICATE_BY_NODE, name: 'CERTIFICATE_BY_NODE', model: 'array', accessControl: 'NODE-MATCH', maxCount: 16, maxSize: 4096 },
-  { id: KindId.CERTIFICATE_BY_USER, name: 'CERTIFICATE_BY_USER', model: 'array', accessControl: 'USER-MATCH', maxCount: 16, maxSize: 4096 },
-];
+export function kindsOf(cfg: OverlayConfiguration, skipped: (kind: number, policy: string) => void = () => {}): KindDefinition[] {
+  const out: KindDefinition[] = [];
+  for (const k of cfg.kinds) {
+    if (!isPolicy(k.accessControl)) {
+      skipped(k.id, k.accessControl);
+      continue;
+    }
+    out.push({
+      id: k.id, name: k.name ?? `kind-${k.id}`, model: k.dataModel, accessControl: k.accessControl, maxCount: k.maxCount, maxSize: k.maxSize,
+      maxNodeMultiple: k.maxNodeMultiple,
+    });
+  }
+  return out;
+}
+
+/** The base Kinds with the limits of the embedded building overlay's configuration. */
+export const BASE_KINDS: readonly KindDefinition[] = kindsOf(embeddedDefaultConfiguration(''));
 
 /** The Kinds a node knows, by Kind-ID. */
 export class KindRegistry {

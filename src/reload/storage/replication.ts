@@ -7,8 +7,7 @@ import type { TimerHandle } from '../../util/clock.ts';
 import { ReloadError } from '../errors.ts';
 import type { ReloadNode } from '../node.ts';
 import * as D from './constants.ts';
-import type { ResourceState } from './data-store.ts';
-import { withRemainingLifetime } from './handlers/fetch.ts';
+import { type ResourceState, certificatesOf, withRemainingLifetime } from './data-store.ts';
 import type { StorageEnv } from './storage-env.ts';
 
 export interface ReplicationInit {
@@ -159,8 +158,7 @@ export class Replication {
       const live = this.env.store.live(k);
       for (let i = 0; i < live.length; i += D.REPLICATION_VALUES_PER_STORE) {
         const chunk = live.slice(i, i + D.REPLICATION_VALUES_PER_STORE);
-        const certificates = [...new Map(chunk.map((v) => [Buffer.from(v.certificate).toString('base64'), v.certificate])).values()];
-        pieces.push({ kindData: [{ kind, generation: k.generation, values: chunk.map((v) => withRemainingLifetime(v, now)) }], certificates });
+        pieces.push({ kindData: [{ kind, generation: k.generation, values: chunk.map((v) => withRemainingLifetime(v, now)) }], certificates: certificatesOf(chunk) });
       }
     }
     const node = this.env.node;

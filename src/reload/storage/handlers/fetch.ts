@@ -4,21 +4,23 @@ import {
   type FetchAns, type FetchKindResponse, type FetchReq, type StoredData, type StoredDataSpecifier, ErrorCode, HashAlgorithm, SignatureAlgorithm, toHex,
 } from '../../../codec/index.ts';
 import { ReloadError } from '../../errors.ts';
-import type { StoredValue } from '../data-store.ts';
+import { type StoredValue, arrayEnd, certificatesOf, slotOf, withRemainingLifetime } from '../data-store.ts';
+import { unknownKindsInfo } from './store.ts';
 import type { StorageEnv } from '../storage-env.ts';
 
 export function answerFetch(env: StorageEnv, req: FetchReq): { name: 'fetch_ans'; body: FetchAns; certificates: Uint8Array[] } {
-  const certificates = new Map<string, Uint8Array>();
+  const now = env.clock.now();
+  const stored: StoredValue[] = [];
   const kindResponses: FetchKindResponse[] = req.specifiers.map((spec) => {
     const selected = select(env, req.resource, spec);
     const values = selected.values.map((v) => {
       if (!('certificate' in v)) return v;
-      certificates.set(Buffer.from(v.certificate).toString('base64'), v.certificate);
-      return withRemainingLifetime(v, env.clock.now());
+      stored.push(v);
+      return withRemainingLifetime(v, now);
     });
     return { kind: spec.kind, generation: selected.generation, values };
   });
-  return { name: 'fetch_ans', body: { kindResponses }, certificates: [...certificates.values()] };
+  return { name: 'fetch_ans', body: { kindResponses }, certificates: certificatesOf(stored) };
 }
 
 /**
@@ -28,13 +30,13 @@ export function answerFetch(env: StorageEnv, req: FetchReq): { name: 'fetch_ans'
 export function select(env: StorageEnv, resource: Uint8Array, spec: StoredDataSpecifier): { generation: bigint; values: (StoredValue | StoredData)[] } {
   const kind = env.kinds.get(spec.kind);
   // §7.4.2.1: "Implementations SHOULD reject requests corresponding to unknown Kinds".
-  if (!kind || spec.model === 'unknown') throw new ReloadError(ErrorCode.Error_Unknown_Kind, Uint8Array.of(4, ...u32(spec.kind)));
+  if (!kind || spec.model === 'unknown') throw new ReloadError(ErrorCode.Error_Unknown_Kind, unknownKindsInfo([spec.kind]));
   const state = env.store.get(resource)?.kinds.get(spec.kind);
   const generation = state?.generation ?? 0n;
   // §7.4.2.1: a matching generation counter: "no StoredData values are returned".
   if (spec.generation !== 0n && spec.generation === generation) return { generation, values: [] };
   const live = new Map<string, StoredValue>();
-  if (state) for (const v of env.store.live(state)) live.set(slotKey(v.data), v);
+  if (state) for (const v of env.store.live(state)) live.set(slotOf(v.data), v);
   switch (spec.model) {
     case 'single':
       return { generation, values: [live.get('') ?? nonexistent({ model: 'single' })] };
@@ -43,8 +45,7 @@ export function select(env: StorageEnv, resource: Uint8Array, spec: StoredDataSp
       return { generation, values: spec.keys.map((key) => live.get(toHex(key)) ?? nonexistent({ model: 'dictionary', key })) };
     }
     case 'array': {
-      let end = 0;
-      for (const v of live.values()) if (v.data.value.model === 'array') end = Math.max(end, v.data.value.index + 1);
+      const end = arrayEnd(live.values());
       const values: (StoredValue | StoredData)[] = [];
       for (const r of spec.indices) {
         // ArrayRange is int32 on the wire; 0xffffffff (-1) names the last element.
@@ -57,17 +58,6 @@ export function select(env: StorageEnv, resource: Uint8Array, spec: StoredDataSp
       return { generation, values };
     }
   }
-}
-
-function slotKey(d: StoredData): string {
-  const v = d.value;
-  return v.model === 'array' ? String(v.index) : v.model === 'dictionary' ? toHex(v.key) : '';
-}
-
-/** §7.4.1.1: data passed on carries the lifetime it has left, not the one it arrived with. */
-export function withRemainingLifetime(v: StoredValue, now: number): StoredData {
-  const lifetime = Math.max(0, Math.ceil((v.expiresAtMs - now) / 1000));
-  return lifetime === v.data.lifetime ? v.data : { ...v.data, lifetime };
 }
 
 type Slot = { model: 'single' } | { model: 'array'; index: number } | { model: 'dictionary'; key: Uint8Array };
@@ -84,8 +74,4 @@ export function nonexistent(slot: Slot): StoredData {
     value: slot.model === 'single' ? { model: 'single', value } : slot.model === 'array' ? { model: 'array', index: slot.index, value } : { model: 'dictionary', key: slot.key, value },
     signature: { hashAlgorithm: HashAlgorithm.none, signatureAlgorithm: SignatureAlgorithm.anonymous, identity: { type: 'none' }, value: new Uint8Array(0) },
   };
-}
-
-function u32(v: number): number[] {
-  return [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
 }

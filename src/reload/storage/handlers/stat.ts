@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { type FetchReq, type MetaDataValue, type StatAns, type StoredData, HashAlgorithm } from '../../../codec/index.ts';
 import type { StorageEnv } from '../storage-env.ts';
-import { select, withRemainingLifetime } from './fetch.ts';
+import { withRemainingLifetime } from '../data-store.ts';
+import { select } from './fetch.ts';
 
 export function answerStat(env: StorageEnv, req: FetchReq): { name: 'stat_ans'; body: StatAns } {
   const now = env.clock.now();

@@ -13,7 +13,7 @@ import type { StorageEnv } from '../storage-env.ts';
 export function answerStore(env: StorageEnv, req: StoreReq, ctx: RequestContext): { name: 'store_ans'; body: StoreAns } {
   // §7.4.1.2: unknown Kinds fail the request; error_info lists them (KindId <0..2^8-1>).
   const unknown = req.kindData.map((k) => k.kind).filter((id) => !env.kinds.get(id));
-  if (unknown.length) throw new ReloadError(ErrorCode.Error_Unknown_Kind, unknownKinds(unknown));
+  if (unknown.length) throw new ReloadError(ErrorCode.Error_Unknown_Kind, unknownKindsInfo(unknown));
   // §7.4.1.1: "The same Kind-ID MUST NOT be used twice in a given store request."
   if (new Set(req.kindData.map((k) => k.kind)).size !== req.kindData.length) {
     throw new ReloadError(ErrorCode.Error_Invalid_Message, 'a Kind-ID appears twice');
@@ -80,7 +80,8 @@ function checkReplicaSender(env: StorageEnv, resource: Uint8Array, sender: Uint8
   }
 }
 
-function unknownKinds(kinds: number[]): Uint8Array {
+/** error_info of Error_Unknown_Kind: `KindId unknown_kinds<0..2^8-1>` (§7.4.1.2). */
+export function unknownKindsInfo(kinds: number[]): Uint8Array {
   const list = kinds.slice(0, 63);
   const c = Cursor.alloc(1 + 4 * list.length);
   writeU8(c, 4 * list.length);
