@@ -24,7 +24,7 @@ import type { DeviceConfig } from '../src/run/config.ts';
 import { type OverlayDevice, startOverlayDevice } from '../src/run/overlay-device.ts';
 import type { ChordPeer } from '../src/topology/chord/chord.ts';
 import { systemClock } from '../src/util/clock.ts';
-import { setLogSink, silentLogger } from '../src/util/log.ts';
+import { type Logger, setLogSink } from '../src/util/log.ts';
 import { closeAll, startDevice } from './harness/in-process.ts';
 
 const OVERLAY = 'building.example';
@@ -82,6 +82,10 @@ describe('an enrolled overlay (CA mode)', { timeout: 60_000 }, () => {
   const enrolledNodeIds: NodeId[] = [];
   /** What the devices' own component loggers wrote (the TLS layer logs each refused peer). */
   const logged: string[] = [];
+  const record = (msg: string, fields?: Record<string, unknown>): void => {
+    logged.push(JSON.stringify({ msg, ...fields }, (_k, v: unknown) => (v instanceof Error ? v.message : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)));
+  };
+  const recording: Logger = { debug() {}, info: record, warn: record, error: record };
   const rejectedInbound = (reason: string): boolean =>
     logged.some((line) => line.includes('"inbound peer rejected"') && line.includes(`peer certificate rejected: ${reason}`));
 
@@ -90,7 +94,7 @@ describe('an enrolled overlay (CA mode)', { timeout: 60_000 }, () => {
   });
 
   async function start(c: DeviceConfig): Promise<OverlayDevice> {
-    const d = await startOverlayDevice(c, { log: silentLogger });
+    const d = await startOverlayDevice(c, { log: recording });
     devices.push(d);
     return d;
   }
@@ -100,7 +104,7 @@ describe('an enrolled overlay (CA mode)', { timeout: 60_000 }, () => {
    * after all is kept for the cleanup.
    */
   async function expectJoinRefused(c: DeviceConfig): Promise<Error> {
-    const starting = startOverlayDevice(c, { log: silentLogger });
+    const starting = startOverlayDevice(c, { log: recording });
     starting.then((d) => void devices.push(d), () => {});
     const outcome = await within(JOIN_REFUSED_WITHIN_MS, starting.then(() => undefined, (e: unknown) => e as Error), 'the join attempt');
     assert.ok(outcome instanceof Error, 'a device whose certificate does not chain to the overlay root joined');

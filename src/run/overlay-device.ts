@@ -1,96 +1,29 @@
 // Builds a running overlay node from a DeviceConfig: identity from flash, TLS links, the
 // message transport, and CHORD-RELOAD as a peer or a client.
-import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '../codec/index.ts';
 import { TlsTransport } from '../link/tls-transport.ts';
 import type { Endpoint } from '../link/link.ts';
-import type { TransportInit } from '../reload/message-transport.ts';
 import { ReloadNode } from '../reload/node.ts';
 import { type NodeIdentity, loadOrCreateIdentity } from '../reload/security/identity.ts';
-import { ROOT_CERT_FILE } from '../enroll/constants.ts';
 import { CaTrust } from '../reload/security/ca-trust.ts';
-import { IDENTITY_CERT_FILE } from '../reload/security/constants.ts';
-import { type OverlayConfiguration, embeddedDefaultConfiguration, isNewerConfigurationSequence, parseOverlayConfiguration } from '../reload/config/index.ts';
 import { OverlayConfigurationInForce } from '../reload/handlers/config-update.ts';
 import { writeFileAtomic } from '../reload/security/atomic-file.ts';
 import { nodeSecurity } from '../reload/security/node-security.ts';
-import { SelfSignedTrust, type TrustPolicy } from '../reload/security/trust.ts';
+import { AnyOfTrust } from '../reload/security/trust.ts';
 import { DataClient, KindRegistry, Storage } from '../reload/storage/index.ts';
 import type { MessageSecurity } from '../reload/types.ts';
 import { ChordClient } from '../topology/chord/client.ts';
-import { type ChordInit, ChordPeer } from '../topology/chord/chord.ts';
+import { ChordPeer } from '../topology/chord/chord.ts';
 import { type Clock, systemClock } from '../util/clock.ts';
 import { type Logger, createLogger } from '../util/log.ts';
 import type { DeviceConfig } from './config.ts';
+import { OVERLAY_CONFIGURATION_FILE, bootstrapsOf, chordSettings, loadConfiguration, overlayTrust, transportSettings } from './overlay-settings.ts';
 
 /** Message security for a self-signed overlay (§11.3.1): our signer, everyone's verifier. */
 export function selfSignedSecurity(identity: NodeIdentity, clock: Clock): MessageSecurity {
   return nodeSecurity(identity, clock);
-}
-
-/**
- * CA mode when the device has root certificates (§11.3: certificates must chain to a
- * root-cert), self-signed mode (§11.3.1) otherwise. An enrolled overlay never falls back
- * to a self-signed identity: without its certificate the device must enroll first.
- */
-function overlayTrust(config: DeviceConfig, overlay: OverlayConfiguration): TrustPolicy {
-  const rootsPath = join(config.dataDir, ROOT_CERT_FILE);
-  const roots = [...overlay.rootCerts, ...(existsSync(rootsPath) ? pemCertificates(readFileSync(rootsPath, 'utf8')) : [])];
-  if (roots.length === 0) return new SelfSignedTrust({ overlay: config.overlay, digest: overlay.selfSignedPermitted?.digest });
-  if (!existsSync(join(config.dataDir, IDENTITY_CERT_FILE))) throw new Error(`the overlay has a CA but the device has no certificate: enroll first (p2psip enroll)`);
-  return new CaTrust({ roots, overlay: config.overlay });
-}
-
-/**
- * The transport's parameters: a configuration document's (§11.1) where one was given, the
- * device's flags over them; without a document the transport's own defaults.
- */
-function transportSettings(config: DeviceConfig, loaded: { configuration: OverlayConfiguration; xml?: string }): Partial<TransportInit> {
-  const c = loaded.xml ? loaded.configuration : undefined;
-  return {
-    reliabilityTimerMs: config.reliabilityTimerMs ?? c?.overlayReliabilityTimerMs,
-    initialTtl: c?.initialTtl,
-    maxMessageSize: c?.maxMessageSize,
-  };
-}
-
-/** CHORD-RELOAD's intervals and reactive recovery from the document (§10.7), flags over them. */
-function chordSettings(config: DeviceConfig, loaded: { configuration: OverlayConfiguration; xml?: string }): ChordInit {
-  const c = loaded.xml ? loaded.configuration.chord : undefined;
-  return {
-    updateIntervalMs: c?.updateIntervalS !== undefined ? c.updateIntervalS * 1000 : undefined,
-    fingerIntervalMs: c?.pingIntervalS !== undefined ? c.pingIntervalS * 1000 : undefined,
-    reactive: c?.reactive,
-    ...config.chord,
-  };
-}
-
-/** Where the configuration in force is kept across power cuts. */
-export const OVERLAY_CONFIGURATION_FILE = 'overlay-config.xml';
-
-/**
- * The overlay configuration document (§11.1): the newer of the one saved on flash (the last
- * ConfigUpdate accepted) and the one given with --overlay-config; without either, the
- * embedded default of a self-signed building overlay.
- */
-function loadConfiguration(config: DeviceConfig): { configuration: OverlayConfiguration; xml?: string } {
-  const candidates: string[] = [];
-  const saved = join(config.dataDir, OVERLAY_CONFIGURATION_FILE);
-  if (existsSync(saved)) candidates.push(readFileSync(saved, 'utf8'));
-  if (config.overlayConfiguration) candidates.push(readFileSync(config.overlayConfiguration, 'utf8'));
-  let best: { configuration: OverlayConfiguration; xml?: string } | undefined;
-  for (const xml of candidates) {
-    const configuration = parseOverlayConfiguration(xml, { instanceName: config.overlay });
-    if (!best || isNewerConfigurationSequence(configuration.sequence, best.configuration.sequence)) best = { configuration, xml };
-  }
-  return best ?? { configuration: embeddedDefaultConfiguration(config.overlay) };
-}
-
-function pemCertificates(pem: string): Uint8Array[] {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  return blocks.map((b) => new Uint8Array(new X509Certificate(b).raw));
 }
 
 export interface OverlayDevice {
@@ -111,15 +44,25 @@ export interface OverlayDevice {
   stop(): Promise<void>;
 }
 
+/**
+ * `log` replaces every component's logger (tests pass a silent one); by default each
+ * component logs under its own name.
+ */
 export async function startOverlayDevice(config: DeviceConfig, components: { clock?: Clock; log?: Logger } = {}): Promise<OverlayDevice> {
   const clock = components.clock ?? systemClock;
-  const log = components.log ?? createLogger('reload:node');
+  const logFor = (name: string): Logger => components.log ?? createLogger(name);
+  const log = logFor('reload:node');
   mkdirSync(config.dataDir, { recursive: true });
   const loaded = loadConfiguration(config);
-  const trust = overlayTrust(config, loaded.configuration);
+  // §11.1 clients-permitted: "There is currently no way for the overlay to enforce this", so
+  // the device does: it will not run as a client where the overlay wants peers only.
+  if (config.role === 'client' && !loaded.configuration.clientsPermitted) {
+    throw new Error('the overlay configuration does not permit clients (clients-permitted is false): run as a peer');
+  }
+  const trust = overlayTrust(config, loaded);
   const identity = await loadOrCreateIdentity(config.dataDir, { overlay: config.overlay, userName: config.userName, clock, trust });
   const security = nodeSecurity(identity, clock, trust);
-  const tls = new TlsTransport({ clock, log: createLogger('link:tls') }, {
+  const tls = new TlsTransport({ clock, log: logFor('link:tls') }, {
     key: identity.privateKey, cert: identity.certificatePem, verifyPeer: security.verifyPeer,
     failureTimeoutMs: config.linkFailureTimeoutMs,
   });
@@ -132,10 +75,10 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
   });
   tls.onLink = (link) => node.acceptLink(link);
   const configuration = new OverlayConfigurationInForce({
-    clock, log: createLogger('reload:config'), node, kinds, trust,
+    clock, log: logFor('reload:config'), node, kinds, trust,
     save: (xml) => writeFileAtomic(join(config.dataDir, OVERLAY_CONFIGURATION_FILE), xml, { mode: 0o644, overwrite: true }).then(() => {}),
   }, loaded.configuration, loaded.xml);
-  const chordLog = createLogger('reload:chord');
+  const chordLog = logFor('reload:chord');
   const topology = config.role === 'client'
     ? new ChordClient({ clock, log: chordLog, node })
     : new ChordPeer({ clock, log: chordLog, node }, chordSettings(config, loaded));
@@ -143,7 +86,7 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
   if (topology instanceof ChordPeer) {
     const table = topology.table;
     storage = new Storage({
-      clock, log: createLogger('reload:storage'), node, security, kinds,
+      clock, log: logFor('reload:storage'), node, security, kinds,
       topology: { isResponsible: (id) => topology.isResponsible(id), predecessors: () => table.predecessors, successors: () => table.successors },
     }, { budgetBytes: config.storageBudgetBytes });
     const s = storage;
@@ -151,8 +94,12 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
   }
   const data = new DataClient({ clock, security, transport: node.transport });
   try {
-    if (topology instanceof ChordPeer && config.bootstrap.length === 0) topology.createOverlay();
-    else await topology.join(config.bootstrap);
+    const { bootstraps, first } = bootstrapsOf(config, loaded, advertised);
+    if (topology instanceof ChordPeer && bootstraps.length === 0) topology.createOverlay();
+    else if (topology instanceof ChordPeer && first) {
+      // A configured bootstrap node joins the others if one answers, else starts the overlay.
+      await topology.join(bootstraps).catch(() => topology.createOverlay());
+    } else await topology.join(bootstraps);
     storage?.start();
   } catch (e) {
     storage?.close();
@@ -165,7 +112,7 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
   return {
     identity, node, topology, listening: advertised, storage, data, kinds, security, configuration,
     status: () => ({
-      ...deviceStatus(config, identity, node, topology, advertised), trust: trust instanceof CaTrust ? 'ca' : 'self-signed',
+      ...deviceStatus(config, identity, node, topology, advertised), trust: trust instanceof CaTrust ? 'ca' : trust instanceof AnyOfTrust ? 'ca+self-signed' : 'self-signed',
       configuration: configuration.status(), storage: storage?.status() ?? null,
     }),
     async stop() {

@@ -68,3 +68,26 @@ export class SelfSignedTrust implements TrustPolicy {
 
 // CaTrust (§11.3, §13.3), for overlays with an enrollment-server, is in ca-trust.ts: it
 // accepts certificates that chain to one of the configuration's root-cert list.
+
+/**
+ * Several policies, any of which may accept: an overlay with root-cert elements whose
+ * configuration also says self-signed-permitted (§11.1). A refusal is the first policy's.
+ */
+export class AnyOfTrust implements TrustPolicy {
+  constructor(private readonly policies: readonly TrustPolicy[]) {
+    if (policies.length === 0) throw new TypeError('AnyOfTrust needs a policy');
+  }
+
+  check(info: CertificateInfo, now: number): void {
+    let first: unknown;
+    for (const p of this.policies) {
+      try {
+        p.check(info, now);
+        return;
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    throw first;
+  }
+}
