@@ -154,7 +154,7 @@ test('an ACK for a frame never sent is ignored', async () => {
 });
 
 test('an idle link repeats its last ACK and calls onIdle; a busy one does not', async () => {
-  const p = rawPeer();
+  const p = rawPeer({ ackRepeatIdleMs: 1000 });
   let idle = 0;
   p.link.onIdle = () => idle++;
   p.clock.advance(1000);
@@ -185,6 +185,27 @@ test('an idle link repeats its last ACK and calls onIdle; a busy one does not', 
   await flush();
   assert.equal(idle, 3, 'no keepalive while sending');
   assert.equal(p.frames.filter((f) => f.type === 'ack').length, 0);
+  p.link.close('done');
+});
+
+test('an idle link calls onIdle every second but repeats its ACK only after LINK_ACK_REPEAT_IDLE_MS', async () => {
+  const p = rawPeer();
+  let idle = 0;
+  p.link.onIdle = () => idle++;
+  p.data(0);
+  await flush();
+  p.frames.length = 0;
+  for (let i = 0; i < 10; i++) {
+    p.clock.advance(1000);
+    await flush();
+  }
+  assert.equal(idle, 10);
+  assert.equal(p.frames.length, 0, 'no ACK repeated within 10 s');
+  for (let i = 0; i < 20; i++) {
+    p.clock.advance(1000);
+    await flush();
+  }
+  assert.deepEqual(p.frames, [{ type: 'ack', ackSequence: 0, received: 0 }]);
   p.link.close('done');
 });
 

@@ -29,6 +29,11 @@ export function overlayHash(instanceName: string): number {
 export const WILDCARD_NODE_ID: NodeId = new Uint8Array(NODE_ID_BYTES).fill(0xff);
 
 export function nodeIdToBigInt(id: Uint8Array): bigint {
+  // Two 64-bit reads for a 128-bit ID: routing does this on every decision.
+  if (id.length === 16) {
+    const v = new DataView(id.buffer, id.byteOffset, 16);
+    return (v.getBigUint64(0) << 64n) | v.getBigUint64(8);
+  }
   let v = 0n;
   for (const b of id) v = (v << 8n) | BigInt(b);
   return v;
@@ -36,10 +41,17 @@ export function nodeIdToBigInt(id: Uint8Array): bigint {
 
 export function nodeIdFromBigInt(v: bigint, length = NODE_ID_BYTES): NodeId {
   const id = new Uint8Array(length);
-  let x = v & RING_MASK;
+  const x = v & RING_MASK;
+  if (length === 16) {
+    const view = new DataView(id.buffer);
+    view.setBigUint64(0, x >> 64n);
+    view.setBigUint64(8, x & 0xffffffffffffffffn);
+    return id;
+  }
+  let rest = x;
   for (let i = length - 1; i >= 0; i--) {
-    id[i] = Number(x & 0xffn);
-    x >>= 8n;
+    id[i] = Number(rest & 0xffn);
+    rest >>= 8n;
   }
   return id;
 }

@@ -29,8 +29,14 @@ export const LINK_CLOCK_GRANULARITY_MS = 1;
 export const RTO_ALPHA = 1 / 8;
 export const RTO_BETA = 1 / 4;
 export const RTO_K = 4;
-/** Idle time before a keepalive (an unsolicited ACK frame plus the owner's `onIdle`). */
+/** Idle time before the owner's `onIdle` is called (it decides whether to Ping). */
 export const LINK_KEEPALIVE_IDLE_MS = 1000;
+/**
+ * Idle time before the link repeats its last ACK, and TCP keepalive's delay: enough to keep
+ * NAT and TCP state warm (NAT bindings of TCP last minutes), rare enough that an idle link
+ * costs nothing; every frame wakes the process at the far end.
+ */
+export const LINK_ACK_REPEAT_IDLE_MS = 25_000;
 /** How long a closing link may take to flush its socket before it is destroyed. */
 export const LINK_CLOSE_LINGER_MS = 1000;
 /** TLS handshake, including the peer-certificate check, must finish within this. */

@@ -7,7 +7,7 @@ import type { Clock, TimerHandle } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
 import {
   ACK_HISTORY_FRAMES, LINK_CLOCK_GRANULARITY_MS, LINK_CLOSE_LINGER_MS, LINK_FAILURE_TIMEOUT_MS,
-  LINK_FAILURE_TIMEOUT_RTOS, LINK_INITIAL_RTO_MS, LINK_KEEPALIVE_IDLE_MS, LINK_MAX_RTO_MS, LINK_MIN_RTO_MS,
+  LINK_FAILURE_TIMEOUT_RTOS, LINK_INITIAL_RTO_MS, LINK_ACK_REPEAT_IDLE_MS, LINK_KEEPALIVE_IDLE_MS, LINK_MAX_RTO_MS, LINK_MIN_RTO_MS,
   LINK_SEND_QUEUE_LIMIT_FRAMES, LINK_WRITE_BUFFER_LIMIT_BYTES, RTO_ALPHA, RTO_BETA, RTO_K,
 } from './constants.ts';
 import type { Endpoint, Link, LinkStats } from './link.ts';
@@ -29,11 +29,13 @@ export interface FramedLinkOptions {
   minRtoMs?: number;
   /** RTO before the first RTT sample (RFC 6298 §2.1). Default 1000. */
   initialRtoMs?: number;
-  /**
-   * After this long with nothing sent, the link repeats its last ACK and calls `onIdle`.
-   * TCP keepalive (same delay) is also enabled on real sockets. Default 1000.
-   */
+  /** After this long with nothing sent, the link calls `onIdle`, and again as often. Default 1000. */
   keepaliveIdleMs?: number;
+  /**
+   * After this long with nothing sent, the link repeats its last ACK; TCP keepalive (same
+   * delay) is also enabled on real sockets. Default LINK_ACK_REPEAT_IDLE_MS (25 s).
+   */
+  ackRepeatIdleMs?: number;
 }
 
 export interface FramedLinkInit extends FramedLinkOptions {
@@ -82,7 +84,10 @@ export class FramedLink implements Link {
   private readonly writeBufferLimit: number;
   private readonly failureTimeoutMs: number;
   private readonly minRtoMs: number;
+  /** A cork is on the socket until the current turn of the event loop ends. */
+  private corked = false;
   private readonly keepaliveIdleMs: number;
+  private readonly ackRepeatIdleMs: number;
   private messageHandler: (message: Uint8Array) => void = () => {};
   private nextSequence = 0;
   /** Send time of each data frame not yet acknowledged, by sequence number, oldest first. */
@@ -111,6 +116,7 @@ export class FramedLink implements Link {
     this.failureTimeoutMs = init.failureTimeoutMs ?? LINK_FAILURE_TIMEOUT_MS;
     this.minRtoMs = init.minRtoMs ?? LINK_MIN_RTO_MS;
     this.keepaliveIdleMs = init.keepaliveIdleMs ?? LINK_KEEPALIVE_IDLE_MS;
+    this.ackRepeatIdleMs = init.ackRepeatIdleMs ?? LINK_ACK_REPEAT_IDLE_MS;
     this.reader = new FrameReader({ maxMessageSize: this.maxMessageSize });
     const now = this.clock.now();
     this.lastSentMs = now;
@@ -133,7 +139,7 @@ export class FramedLink implements Link {
       // overlay is quiet (§6.6.5 has no STUN keepalives); its probes are too slow to find a
       // dead peer, which is what the owner's Ping on `onIdle` is for.
       s.setNoDelay(true);
-      s.setKeepAlive(true, this.keepaliveIdleMs);
+      s.setKeepAlive(true, this.ackRepeatIdleMs);
     }
     this.armKeepalive();
   }
@@ -186,6 +192,17 @@ export class FramedLink implements Link {
   private write(frame: Uint8Array): void {
     this.stats.bytesSent += frame.length;
     this.lastSentMs = this.clock.now();
+    // Frames written in one turn of the event loop (an ACK and the answer it provoked, which
+    // follows after promise jobs) go out together at its end: one TLS record and one system
+    // call instead of one each.
+    if (!this.corked && typeof this.socket.cork === 'function') {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(frame);
   }
 
@@ -327,7 +344,8 @@ export class FramedLink implements Link {
     const now = this.clock.now();
     if (now - this.lastSentMs >= this.keepaliveIdleMs) {
       this.lastKeepaliveMs = now;
-      if (this.lastAck && this.socket.writableLength === 0) this.write(encode(FramedMessage, this.lastAck));
+      const repeat = now - this.lastSentMs >= this.ackRepeatIdleMs;
+      if (repeat && this.lastAck && this.socket.writableLength === 0) this.write(encode(FramedMessage, this.lastAck));
       this.callOwner('onIdle', () => this.onIdle?.());
     }
     this.armKeepalive();

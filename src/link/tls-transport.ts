@@ -70,8 +70,8 @@ export class TlsTransport {
     this.clock = components.clock;
     this.log = components.log;
     this.init = init;
-    const { maxMessageSize, sendQueueLimit, writeBufferLimitBytes, failureTimeoutMs, minRtoMs, initialRtoMs, keepaliveIdleMs } = init;
-    this.linkOptions = { maxMessageSize, sendQueueLimit, writeBufferLimitBytes, failureTimeoutMs, minRtoMs, initialRtoMs, keepaliveIdleMs };
+    const { maxMessageSize, sendQueueLimit, writeBufferLimitBytes, failureTimeoutMs, minRtoMs, initialRtoMs, keepaliveIdleMs, ackRepeatIdleMs } = init;
+    this.linkOptions = { maxMessageSize, sendQueueLimit, writeBufferLimitBytes, failureTimeoutMs, minRtoMs, initialRtoMs, keepaliveIdleMs, ackRepeatIdleMs };
     this.key = typeof init.key === 'string' ? init.key : (init.key.export({ type: 'pkcs8', format: 'pem' }) as string);
     this.handshakeTimeoutMs = init.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS;
     this.keylogFile = init.keylogFile ?? (process.env.SSLKEYLOGFILE || undefined);

@@ -94,6 +94,9 @@ export class ReloadNode {
    */
   private keepalive(link: Link): void {
     if (this.components.clock.now() - link.stats.lastReceivedMs < this.idlePingMs) return;
+    // Only the links our topology routes over need watching; the far end of any other link
+    // watches it if it routes over it, and the connection table evicts it otherwise.
+    if (!this.links.isProtected(link.remoteNodeId)) return;
     this.transport.request([nodeDestination(link.remoteNodeId)], 'ping_req', { padding: new Uint8Array(0) }, { via: link }).catch(() => {});
   }
 

@@ -187,12 +187,12 @@ export class ChordPeer implements Topology {
     }
     if (this.state !== 'joined') return { name: 'update_ans', body: {} };
     const predecessor = this.table.predecessors[0];
-    const before = JSON.stringify(this.table.toJSON());
+    const before = this.table.version;
     // The sender routes (it sent an Update), so it may enter our table.
     this.table.add(sender);
     setImmediate(() => {
       void this.attachAll(candidatesOf(u), sender).then(() => {
-        if (JSON.stringify(this.table.toJSON()) !== before) this.announce(predecessor);
+        if (this.table.version !== before) this.announce(predecessor);
         // The sender's view lacks us where we belong: answer with our view at once rather
         // than leave it to the next periodic Update (faster repair after a failure).
         else if (this.missingFrom(u, sender)) this.sendUpdate(sender, 'neighbors');

@@ -1,6 +1,6 @@
 // The CHORD-RELOAD routing table (RFC 6940 §10.1, §10.3): predecessors, successors and
 // fingers, each bounded, and the routing and responsibility decisions made from them.
-import { type NodeId, idEquals, ringAdd, ringDistance, toHex } from '../../codec/index.ts';
+import { type NodeId, idEquals, nodeIdToBigInt, ringAdd, ringDistance, toHex } from '../../codec/index.ts';
 
 export interface RoutingTableInit {
   /** Predecessors and successors kept, each; at least 3 (§10.1). */
@@ -10,6 +10,7 @@ export interface RoutingTableInit {
 }
 
 const RING = 1n << 128n;
+const RING_MASK = RING - 1n;
 
 /** Target of finger i (i = 1 is half way round the ring): x + 2^(128 - i) (§10.1). */
 export function fingerTarget(self: NodeId, i: number): NodeId {
@@ -23,12 +24,20 @@ export class RoutingTable {
   successors: NodeId[] = [];
   /** fingers[i - 1] is finger i, or undefined while unknown. */
   readonly fingers: (NodeId | undefined)[];
+  /** Finger targets as integers, computed once: every add() compares each of them. */
+  private readonly targets: bigint[];
+  /** Distance from each target to its finger, kept with `fingers` (undefined while empty). */
+  private readonly reach: (bigint | undefined)[];
+  /** Counts changes to any entry, so a caller can tell whether the table moved. */
+  version = 0;
   /** Called whenever the predecessors or successors change (replica sets follow them, §10.7.3). */
   onNeighboursChanged: () => void = () => {};
 
   constructor(readonly self: NodeId, private readonly init: RoutingTableInit) {
     if (init.neighbours < 1 || init.fingers < 0 || init.fingers > 128) throw new RangeError('routing table sizes');
     this.fingers = new Array(init.fingers).fill(undefined);
+    this.targets = Array.from({ length: init.fingers }, (_, i) => nodeIdToBigInt(fingerTarget(self, i + 1)));
+    this.reach = new Array(init.fingers).fill(undefined);
   }
 
   /** §10.1: responsible for k iff predecessor < k <= self; alone, for everything. */
@@ -75,10 +84,13 @@ export class RoutingTable {
     if (p) this.predecessors = p;
     changed = !!(s || p);
     if (changed) this.onNeighboursChanged();
+    const x = nodeIdToBigInt(id);
     for (const i of this.fingerSlots(id)) {
       this.fingers[i] = id;
+      this.reach[i] = (x - this.targets[i]) & RING_MASK;
       changed = true;
     }
+    if (changed) this.version++;
     return changed;
   }
 
@@ -93,9 +105,11 @@ export class RoutingTable {
       const f = this.fingers[i];
       if (f && idEquals(f, id)) {
         this.fingers[i] = undefined;
+        this.reach[i] = undefined;
         changed = true;
       }
     }
+    if (changed) this.version++;
     return changed;
   }
 
@@ -140,13 +154,12 @@ export class RoutingTable {
 
   private fingerSlots(id: NodeId): number[] {
     const slots: number[] = [];
+    if (idEquals(id, this.self)) return slots;
+    const x = nodeIdToBigInt(id);
     for (let i = 0; i < this.fingers.length; i++) {
       // Finger i+1 is the first peer at or after its target (§10.1, §10.5).
-      const target = fingerTarget(this.self, i + 1);
-      const d = ringDistance(target, id);
-      const current = this.fingers[i];
-      if (idEquals(id, this.self)) continue;
-      if (!current || d < ringDistance(target, current)) slots.push(i);
+      const reach = this.reach[i];
+      if (reach === undefined || ((x - this.targets[i]) & RING_MASK) < reach) slots.push(i);
     }
     return slots;
   }
