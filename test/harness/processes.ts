@@ -1,7 +1,7 @@
 // Real p2psip processes on loopback for integration tests and benchmarks: started from the
 // bundle, observed through their control sockets, stopped or killed by PID.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -33,6 +33,13 @@ export function ensureBundle(): void {
   if (!existsSync(BUNDLE)) execFileSync(process.execPath, ['build.mjs']);
 }
 
+/** The V8 flags the bundle's shebang gives a device (see build.mjs), so tests run it as deployed. */
+export function deviceNodeFlags(): string[] {
+  const shebang = readFileSync(BUNDLE, 'utf8').slice(0, 200).split('\n')[0];
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(shebang);
+  return m ? m[1].trim().split(/\s+/).filter(Boolean) : [];
+}
+
 /** A set of device processes sharing one temporary directory; `close()` kills them all. */
 export class Cluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'p2psip-cluster-'));
@@ -46,8 +53,7 @@ export class Cluster {
   /** Starts one device and resolves when it has joined (its "started" line). */
   async start(opts: { bootstrap?: string[]; client?: boolean; node?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<DeviceProcess> {
     const dataDir = join(this.dir, `d${++this.seq}`);
-    // The flag the bundle's shebang gives a device (see build.mjs).
-    const args = ['--max-semi-space-size=1', BUNDLE, 'run', '--listen', '127.0.0.1:0', '--data', dataDir, ...this.extraArgs, ...(opts.args ?? [])];
+    const args = [...deviceNodeFlags(), BUNDLE, 'run', '--listen', '127.0.0.1:0', '--data', dataDir, ...this.extraArgs, ...(opts.args ?? [])];
     if (opts.bootstrap?.length) args.push('--bootstrap', opts.bootstrap.join(','));
     if (opts.client) args.push('--client');
     const child = spawn(opts.node ?? process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
