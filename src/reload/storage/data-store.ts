@@ -131,6 +131,7 @@ export class DataStore {
     // Build each Kind's next state on copies; swap them in only when every check passed.
     const next = new Map<number, KindState>();
     let delta = 0;
+    let anyChanged = false;
     for (const w of writes) {
       const current = existing?.kinds.get(w.kind.id);
       const values = new Map(current?.values ?? []);
@@ -177,6 +178,7 @@ export class DataStore {
       // §7.4.1.1: an original store that changed data increases the counter; a replica
       // takes the responsible peer's.
       const generation = replica ? w.generation : (current?.generation ?? 0n) + (changed ? 1n : 0n);
+      anyChanged ||= changed || generation !== current?.generation;
       next.set(w.kind.id, { generation, values });
     }
     if (delta > 0 && this.totalBytes + delta > this.budgetBytes) {
@@ -186,7 +188,8 @@ export class DataStore {
     const state = existing ?? { id: resource.slice(), kinds: new Map(), version: 0, bytes: 0 };
     for (const [kind, k] of next) state.kinds.set(kind, k);
     state.bytes += delta;
-    state.version++;
+    // A replica of what we hold already changes nothing that replication would push again.
+    if (anyChanged || delta !== 0) state.version++;
     this.totalBytes += delta;
     if (!existing) this.resources.set(key, state);
     if (replica) this.counters.replicaStores++;

@@ -18,7 +18,7 @@ export interface ChordInit {
   neighbours?: number;
   /** Finger entries; default 16. */
   fingers?: number;
-  /** Periodic Update interval, ms; default 1000 (the RFC's example is 600 s). */
+  /** Periodic Update interval, ms; default CHORD_UPDATE_INTERVAL_MS (5000; the RFC's example is 600 s). */
   updateIntervalMs?: number;
   /** Finger refresh interval, ms; default 10000. */
   fingerIntervalMs?: number;
