@@ -22,7 +22,12 @@ await build({
   format: 'esm',
   target: 'node18',
   external,
+  // Minified and pure ASCII: V8 keeps the source of every lazily compiled function, one byte
+  // per character only when there is no other (about 1 MB less RSS for a client, measured).
   minifySyntax: true,
+  minifyWhitespace: true,
+  minifyIdentifiers: true,
+  charset: 'ascii',
   legalComments: 'none',
   // An ESM bundle has no `require`; CommonJS dependencies pulled into it need one. The
   // shebang carries the device's V8 flags (the test harness reads them from there).
