@@ -150,3 +150,17 @@ test('greedy routing over 64 nodes that each know only neighbours and 4 fingers 
   assert.ok(Math.max(...hops) <= 7, `max hops ${Math.max(...hops)}`);
   assert.ok(mean <= 4.5, `mean hops ${mean}`);
 });
+
+test('next hop also weighs peers outside the table that are known to route, and stays greedy', () => {
+  const t = new RoutingTable(id(0n), { neighbours: 3, fingers: 4 });
+  for (const v of [10n, 20n, 30n, RING / 2n]) t.add(id(v));
+  const k = id(RING / 2n + RING / 4n);
+  assert.equal(toHex(t.nextHop(k)!), toHex(id(RING / 2n)));
+  // A router at 0.7 of the ring is nearer the target (0.75) than any table entry.
+  const router = id((RING * 7n) / 10n);
+  assert.equal(toHex(t.nextHop(k, () => true, [router])!), toHex(router));
+  // One past the target is no candidate while a peer precedes it.
+  assert.equal(toHex(t.nextHop(k, () => true, [id((RING * 8n) / 10n)])!), toHex(id(RING / 2n)));
+  // An unusable one (its link is gone) is skipped.
+  assert.equal(toHex(t.nextHop(k, (p) => toHex(p) !== toHex(router), [router])!), toHex(id(RING / 2n)));
+});

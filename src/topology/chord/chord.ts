@@ -41,6 +41,12 @@ export class ChordPeer implements Topology {
   private fingerTimer: TimerHandle | undefined;
   private joinUpdate: ((u: ChordUpdate, from: NodeId) => void) | undefined;
   private readonly attaching = new Set<string>();
+  /**
+   * Peers linked to us that are not in our routing table but have shown they route (they
+   * sent an Update or a Join): other peers whose finger we are. Greedy routing over them
+   * too shortens paths (§10.3 allows any peer closer to the target). Bounded by the links.
+   */
+  private readonly routers = new Map<string, NodeId>();
   private readonly bootstraps = new Map<string, Endpoint>();
 
   constructor(private readonly components: { clock: Clock; log: Logger; node: ReloadNode }, init: ChordInit = {}) {
@@ -72,11 +78,12 @@ export class ChordPeer implements Topology {
 
   nextHop(id: Uint8Array): Link | undefined {
     const links = this.components.node.links;
-    const next = this.table.nextHop(id, (peer) => links.get(peer) !== undefined);
+    const next = this.table.nextHop(id, (peer) => links.get(peer) !== undefined, this.routers.values());
     return next && links.get(next);
   }
 
   linkClosed(link: Link): void {
+    this.routers.delete(toHex(link.remoteNodeId));
     if (!this.table.contains(link.remoteNodeId)) return;
     const wasNeighbour = this.table.isNeighbour(link.remoteNodeId);
     const predecessor = this.table.predecessors[0];
@@ -188,8 +195,9 @@ export class ChordPeer implements Topology {
     if (this.state !== 'joined') return { name: 'update_ans', body: {} };
     const predecessor = this.table.predecessors[0];
     const before = this.table.version;
-    // The sender routes (it sent an Update), so it may enter our table.
+    // The sender routes (it sent an Update), so it may enter our table, and we may route over it.
     this.table.add(sender);
+    if (this.components.node.links.get(sender)) this.routers.set(toHex(sender), sender);
     setImmediate(() => {
       void this.attachAll(candidatesOf(u), sender).then(() => {
         if (this.table.version !== before) this.announce(predecessor);

@@ -116,15 +116,15 @@ export class RoutingTable {
   /**
    * Next hop towards k (§10.3): the peer with the largest Node-ID in (self, k); if there is
    * none, the peer with the smallest Node-ID greater than k. `usable` filters out peers
-   * whose link is gone.
+   * whose link is gone; `also` are further peers to consider besides the table's.
    */
-  nextHop(k: Uint8Array, usable: (id: NodeId) => boolean = () => true): NodeId | undefined {
+  nextHop(k: Uint8Array, usable: (id: NodeId) => boolean = () => true, also: Iterable<NodeId> = []): NodeId | undefined {
     const dk = ringDistance(this.self, k);
     let best: NodeId | undefined;
     let bestDistance = 0n;
     let after: NodeId | undefined;
     let afterDistance = RING;
-    for (const id of this.peers()) {
+    for (const id of [...this.peers(), ...also]) {
       if (!usable(id)) continue;
       const d = ringDistance(this.self, id);
       if (d > 0n && d < dk) {
