@@ -51,6 +51,9 @@ export class Cluster {
   }
 
   /** Starts one device and resolves when it has joined (its "started" line). */
+  /** How long `start` waits for a device's "started" line; benchmarks on a loaded machine wait longer. */
+  startTimeoutMs = 20_000;
+
   async start(opts: { bootstrap?: string[]; client?: boolean; node?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<DeviceProcess> {
     const dataDir = join(this.dir, `d${++this.seq}`);
     const args = [...deviceNodeFlags(), BUNDLE, 'run', '--listen', '127.0.0.1:0', '--data', dataDir, ...this.extraArgs, ...(opts.args ?? [])];
@@ -62,7 +65,7 @@ export class Cluster {
     child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
     const lines = createInterface({ input: child.stdout! });
     const started = await new Promise<Record<string, string>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`device did not start in 20 s: ${stderr}`)), 20_000);
+      const timer = setTimeout(() => reject(new Error(`device did not start in ${this.startTimeoutMs} ms: ${stderr}`)), this.startTimeoutMs);
       lines.on('line', (line) => {
         try {
           const e = JSON.parse(line) as Record<string, string>;

@@ -20,7 +20,7 @@ export interface ChordInit {
   fingers?: number;
   /** Periodic Update interval, ms; default CHORD_UPDATE_INTERVAL_MS (5000; the RFC's example is 600 s). */
   updateIntervalMs?: number;
-  /** Finger refresh interval, ms; default 10000. */
+  /** Finger refresh interval, ms; default CHORD_FINGER_INTERVAL_MS (30000). */
   fingerIntervalMs?: number;
   /** Reactive recovery (chord-reactive); default true. */
   reactive?: boolean;

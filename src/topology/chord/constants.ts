@@ -14,8 +14,12 @@ export const CHORD_FINGERS = 16;
  * core here, at 5 s 1.4 % (30-peer overlay on loopback), which matters on a Pi Zero.
  */
 export const CHORD_UPDATE_INTERVAL_MS = 5_000;
-/** Finger table refresh (chord-ping-interval, §10.7.4.2; RFC default 3600 s). */
-export const CHORD_FINGER_INTERVAL_MS = 10_000;
+/**
+ * Finger table refresh (chord-ping-interval, §10.7.4.2; RFC default 3600 s). Each refresh is
+ * an Attach routed to every finger target; a finger only shortens paths, and greedy routing
+ * also uses every linked peer that routes, so a stale finger costs little.
+ */
+export const CHORD_FINGER_INTERVAL_MS = 30_000;
 /** Reactive recovery: Update at once when the neighbour set changes (chord-reactive, §10.7.1). */
 export const CHORD_REACTIVE = true;
 /** How long a joining node waits for the admitting peer's routing table (§10.5 step 2). */
