@@ -5,7 +5,7 @@
 import { createSelfSignedIdentity } from '../src/reload/security/identity.ts';
 import { nodeSecurity } from '../src/reload/security/node-security.ts';
 import {
-  type StoredDataValue, ARRAY_APPEND_INDEX, KindId, MessageCode, decodeMessage, fromHex, resourceDestination, resourceId,
+  type StoredDataValue, ARRAY_APPEND_INDEX, KindId, MessageCode, SipRegistration, decodeMessage, encode, fromHex, nodeDestination, resourceDestination, resourceId,
 } from '../src/codec/index.ts';
 import { TlsTransport } from '../src/link/tls-transport.ts';
 import { nodeMultipleName } from '../src/reload/storage/index.ts';
@@ -84,7 +84,9 @@ function signedStores(users: number): Uint8Array[] {
     for (let i = 1; i <= 20; i++) put(resourceId(nodeMultipleName(node, i)), KindId.TURN_SERVICE, { model: 'single', value: text(`turn${i}`) });
     for (let i = 0; i < 16; i++) put(resourceId(node), KindId.CERTIFICATE_BY_NODE, { model: 'array', index: ARRAY_APPEND_INDEX, value: text(`n${i}`.repeat(20)) });
     for (let i = 0; i < 13; i++) put(resourceId(security.userName), KindId.CERTIFICATE_BY_USER, { model: 'array', index: ARRAY_APPEND_INDEX, value: text(`u${i}`.repeat(20)) });
-    put(resourceId(security.userName), KindId.SIP_REGISTRATION, { model: 'dictionary', key: node, value: text(`sip:writer${u}@127.0.0.1`) });
+    // The Storing Peer takes only SipRegistration values of this Kind (RFC 7904 §3.3).
+    const route = encode(SipRegistration, { type: 'route', contactPrefs: '(sip.schemes=SIP)', destinationList: [nodeDestination(node)] });
+    put(resourceId(security.userName), KindId.SIP_REGISTRATION, { model: 'dictionary', key: node, value: { exists: true, value: route } });
   }
   return out;
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
-  type NodeId, type ResourceId, type StoredData, type StoredDataValue, ErrorCode, KindId, idEquals, resourceDestination, resourceId, toHex,
+  type NodeId, type ResourceId, type StoredData, type StoredDataValue, ErrorCode, KindId, SipRegistration, decode, encode, idEquals, resourceDestination, resourceId, toHex,
 } from '../src/codec/index.ts';
 import {
   type CertificateAuthority, EnrollmentError, EnrollmentServer, NodeIdRegistry, UserDirectory, addUser, createCertificateAuthority, enrollDevice,
@@ -39,7 +39,8 @@ const RING_SETTLES_WITHIN_MS = 15_000;
 const JOIN_REFUSED_WITHIN_MS = 10_000;
 const LINK_VERDICT_WITHIN_MS = 5_000;
 
-const registration = (key: NodeId, s: string): StoredDataValue => ({ model: 'dictionary', key, value: { exists: true, value: new TextEncoder().encode(s) } });
+/** A forwarding entry (RFC 7904 §3.2): the Storing Peer refuses values that are no SipRegistration. */
+const registration = (key: NodeId, s: string): StoredDataValue => ({ model: 'dictionary', key, value: { exists: true, value: encode(SipRegistration, { type: 'uri', uri: s }) } });
 
 /** Settles with `p`, or rejects once `ms` have passed. */
 async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
@@ -222,7 +223,7 @@ describe('an enrolled overlay (CA mode)', { timeout: 60_000 }, () => {
     assert.deepEqual(signer.nodeId, storer.identity.nodeId);
     assert.equal(signer.userName, FLATS[1].userName);
     assert.deepEqual(signer.certificate, storer.identity.certificate);
-    assert.deepEqual((data.value as Extract<StoredDataValue, { model: 'dictionary' }>).value.value, new TextEncoder().encode('sip:flat2@10.0.0.2'));
+    assert.deepEqual(decode(SipRegistration, (data.value as Extract<StoredDataValue, { model: 'dictionary' }>).value.value), { type: 'uri', uri: 'sip:flat2@10.0.0.2' });
     baseline = await registrations(peers[2], aor);
     assert.equal(baseline.values.length, 1);
   });

@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  type StoredData, type StoredDataValue, ErrorCode, KindId, nodeDestination, resourceDestination, resourceId, toHex,
+  type StoredData, type StoredDataValue, ErrorCode, KindId, SipRegistration, decode, encode, nodeDestination, resourceDestination, resourceId, toHex,
 } from '../src/codec/index.ts';
 import { ReloadError } from '../src/reload/errors.ts';
 import type { OverlayDevice } from '../src/run/overlay-device.ts';
@@ -12,7 +12,12 @@ import { closeAll, startDevice } from './harness/in-process.ts';
 
 const FLAT = 'flat1@building.example';
 const aor = resourceId(FLAT);
-const text = (s: string): { exists: boolean; value: Uint8Array } => ({ exists: true, value: new TextEncoder().encode(s) });
+/** A forwarding entry (RFC 7904 §3.2): the Storing Peer refuses values that are no SipRegistration. */
+const forwarding = (uri: string): { exists: boolean; value: Uint8Array } => ({ exists: true, value: encode(SipRegistration, { type: 'uri', uri }) });
+const uriOf = (bytes: Uint8Array): string => {
+  const r = decode(SipRegistration, bytes);
+  return r.type === 'uri' ? r.uri : r.type;
+};
 
 describe('attacks on stored data', { timeout: 60_000 }, () => {
   let peers: OverlayDevice[];
@@ -29,7 +34,7 @@ describe('attacks on stored data', { timeout: 60_000 }, () => {
     assert.equal(k.discarded, 0);
     return {
       generation: k.generation,
-      values: k.values.map(({ data, signer }) => `${toHex(signer!.nodeId).slice(0, 8)}=${new TextDecoder().decode((data.value as { value: { value: Uint8Array } }).value.value)}`).sort(),
+      values: k.values.map(({ data, signer }) => `${toHex(signer!.nodeId).slice(0, 8)}=${uriOf((data.value as { value: { value: Uint8Array } }).value.value)}`).sort(),
     };
   }
 
@@ -41,7 +46,7 @@ describe('attacks on stored data', { timeout: 60_000 }, () => {
     });
   }
 
-  const reg = (d: OverlayDevice, key: Uint8Array, s: string): StoredDataValue => ({ model: 'dictionary', key, value: text(s) });
+  const reg = (d: OverlayDevice, key: Uint8Array, s: string): StoredDataValue => ({ model: 'dictionary', key, value: forwarding(s) });
 
   before(async () => {
     const first = await startDevice({ userName: 'lobby@building.example' });

@@ -4,7 +4,7 @@
 // from every surviving peer, its signature verified there (RFC 6940 §7.4.2.2, §10.4).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fromHex, resourceId, toHex } from '../src/codec/index.ts';
+import { SipRegistration, encode, fromHex, nodeDestination, resourceId, toHex } from '../src/codec/index.ts';
 import { nodeMultipleName } from '../src/reload/storage/index.ts';
 import { Cluster, type DeviceProcess, waitConverged } from './harness/processes.ts';
 
@@ -19,7 +19,10 @@ interface Record {
   /** The `fetch` arguments that select it. */
   resource: string;
   select: string[];
-  text: string;
+  /** The value argument of the `store` command. */
+  arg: string;
+  /** The stored bytes in hex, as `fetch` reports them. */
+  valueHex: string;
 }
 
 const userOf = (i: number): string => `flat${i}@building.example`;
@@ -46,9 +49,12 @@ describe('300 signed records in a 30-peer overlay survive 30 % SIGKILLs', { time
       const node = fromHex(owner.nodeId);
       const user = resourceId(users.get(owner)!);
       const add = (kind: string, id: Uint8Array, select: string[], text: string): void => {
-        records.push({ owner, kind, resource: `id:${toHex(id)}`, select, text });
+        const arg = JSON.stringify(text).replace(/ /g, '_');
+        records.push({ owner, kind, resource: `id:${toHex(id)}`, select, arg, valueHex: toHex(new TextEncoder().encode(arg)) });
       };
-      add('SIP-REGISTRATION', user, [`key=${owner.nodeId}`], `sip:${owner.nodeId.slice(0, 8)}@127.0.0.1`);
+      // The Storing Peer takes only SipRegistration values of this Kind (RFC 7904 §3.3).
+      const route = toHex(encode(SipRegistration, { type: 'route', contactPrefs: '(sip.schemes=SIP)', destinationList: [nodeDestination(node)] }));
+      records.push({ owner, kind: 'SIP-REGISTRATION', resource: `id:${toHex(user)}`, select: [`key=${owner.nodeId}`], arg: `hex:${route}`, valueHex: route });
       for (let i = 1; i <= 4; i++) add('TURN-SERVICE', resourceId(nodeMultipleName(node, i)), [], `turn ${i} of ${owner.nodeId.slice(0, 8)}`);
       for (let i = 0; i < 3; i++) add('CERTIFICATE_BY_NODE', resourceId(node), [`index=${i}`], `node cert ${i}`);
       for (let i = 0; i < 2; i++) add('CERTIFICATE_BY_USER', user, [`index=${i}`], `user cert ${i} ${owner.nodeId.slice(0, 8)}`);
@@ -56,7 +62,7 @@ describe('300 signed records in a 30-peer overlay survive 30 % SIGKILLs', { time
     assert.equal(records.length, 300);
     const shuffled = [...records].sort(() => Math.random() - 0.5);
     for (const r of shuffled) {
-      const answer = await cluster.command(r.owner, ['store', r.kind, r.resource, JSON.stringify(r.text).replace(/ /g, '_'), ...r.select].join(' '));
+      const answer = await cluster.command(r.owner, ['store', r.kind, r.resource, r.arg, ...r.select].join(' '));
       assert.ok(answer.ok, `store ${r.kind}: ${answer.error}`);
     }
   });
@@ -85,8 +91,8 @@ describe('300 signed records in a 30-peer overlay survive 30 % SIGKILLs', { time
           missing.push(`${r.kind} ${r.resource.slice(3, 11)} from ${from.nodeId.slice(0, 6)}: ${answer.error}`);
           continue;
         }
-        const res = answer.result as { discarded: number; values: { text: string; exists: boolean; signer: string | null }[] };
-        const hit = res.values.find((v) => v.exists && v.text === JSON.stringify(r.text).replace(/ /g, '_'));
+        const res = answer.result as { discarded: number; values: { value: string; exists: boolean; signer: string | null }[] };
+        const hit = res.values.find((v) => v.exists && v.value === r.valueHex);
         if (res.discarded > 0 || !hit || hit.signer !== r.owner.nodeId) {
           missing.push(`${r.kind} ${r.resource.slice(3, 11)} from ${from.nodeId.slice(0, 6)}: ${JSON.stringify(res).slice(0, 200)}`);
         }

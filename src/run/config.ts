@@ -37,6 +37,25 @@ export interface DeviceConfig {
   overlayConfiguration?: string;
   /** Bytes of overlay data a peer holds at most; default 16 MiB (STORAGE_BUDGET_BYTES). */
   storageBudgetBytes?: number;
+  /** The SIP user agent; its AOR is `userName` (RFC 7904 §3.3: the certificate's rfc822Name). */
+  sip?: SipSettings;
+}
+
+export interface SipSettings {
+  /** Where SIP listens on UDP and TCP; default the overlay's listen host, port 5060. */
+  listen?: Endpoint;
+  /** Address written into Via, Contact and SDP; default the overlay's advertised address. */
+  advertise?: string;
+  /** Audio sent in calls: `silence`, `tone:HZ`, `wav:FILE`, `alsa[:DEVICE]`; default silence. */
+  audioIn?: string;
+  /** Where received audio goes: `null`, `wav:FILE`, `alsa[:DEVICE]`; default null. */
+  audioOut?: string;
+  /** Answer incoming calls by themselves after this many ms; default off. */
+  autoAnswerMs?: number;
+  /** Cancel an outgoing call nobody answers after this many ms; default 60 s. */
+  noAnswerMs?: number;
+  /** Refuse an incoming call with 480 after it rang this many ms; default 90 s. */
+  ringTimeoutMs?: number;
 }
 
 /** The embedded default: a new overlay, this device its first node. */
@@ -58,7 +77,9 @@ export function parseEndpoint(s: string): Endpoint {
 const USAGE = `usage: p2psip run [--config FILE] [--overlay NAME] [--listen HOST:PORT] [--advertise HOST]
                   [--bootstrap HOST:PORT[,HOST:PORT...]] [--data DIR] [--user NAME] [--client]
                   [--control PATH] [--reliability-timer MS] [--max-links N] [--fingers N]
-                  [--storage-budget BYTES] [--overlay-config FILE.xml]`;
+                  [--storage-budget BYTES] [--overlay-config FILE.xml]
+                  [--sip-listen HOST:PORT] [--audio-in SPEC] [--audio-out SPEC] [--auto-answer MS]
+                  [--no-answer MS] [--ring-timeout MS]`;
 
 /** Embedded default, then the JSON file of --config, then the flags. */
 export function deviceConfigFrom(args: string[]): DeviceConfig {
@@ -92,6 +113,12 @@ export function deviceConfigFrom(args: string[]): DeviceConfig {
       case 'fingers': config.chord = { ...config.chord, fingers: positive(name, value) }; break;
       case 'storage-budget': config.storageBudgetBytes = positive(name, value); break;
       case 'overlay-config': config.overlayConfiguration = value; break;
+      case 'sip-listen': config.sip = { ...config.sip, listen: parseEndpoint(value) }; break;
+      case 'audio-in': config.sip = { ...config.sip, audioIn: value }; break;
+      case 'audio-out': config.sip = { ...config.sip, audioOut: value }; break;
+      case 'auto-answer': config.sip = { ...config.sip, autoAnswerMs: positive(name, value) }; break;
+      case 'no-answer': config.sip = { ...config.sip, noAnswerMs: positive(name, value) }; break;
+      case 'ring-timeout': config.sip = { ...config.sip, ringTimeoutMs: positive(name, value) }; break;
       default: throw new Error(`unknown option --${name}\n${USAGE}`);
     }
   }

@@ -2,7 +2,7 @@
 // message transport, and CHORD-RELOAD as a peer or a client.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { toHex } from '../codec/index.ts';
+import { KindId, toHex } from '../codec/index.ts';
 import { TlsTransport } from '../link/tls-transport.ts';
 import type { Endpoint } from '../link/link.ts';
 import { ReloadNode } from '../reload/node.ts';
@@ -15,6 +15,7 @@ import { AnyOfTrust } from '../reload/security/trust.ts';
 import { DataClient, KindRegistry, Storage } from '../reload/storage/index.ts';
 import type { MessageSecurity } from '../reload/types.ts';
 import { ChordClient } from '../topology/chord/client.ts';
+import { sipRegistrationStoreCheck } from '../usage/sip/storing-peer-check.ts';
 import { ChordPeer } from '../topology/chord/chord.ts';
 import { type Clock, systemClock } from '../util/clock.ts';
 import { type Logger, createLogger } from '../util/log.ts';
@@ -78,6 +79,9 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
     clock, log: logFor('reload:config'), node, kinds, trust,
     save: (xml) => writeFileAtomic(join(config.dataDir, OVERLAY_CONFIGURATION_FILE), xml, { mode: 0o644, overwrite: true }).then(() => {}),
   }, loaded.configuration, loaded.xml);
+  // RFC 7904 §3.3: the Storing Peer's own checks of SIP-REGISTRATION, under whichever
+  // configuration is in force when the Store arrives.
+  kinds.setStoreCheck(KindId.SIP_REGISTRATION, sipRegistrationStoreCheck({ configuration: () => configuration.current, log: logFor('usage:sip') }));
   const chordLog = logFor('reload:chord');
   const topology = config.role === 'client'
     ? new ChordClient({ clock, log: chordLog, node })

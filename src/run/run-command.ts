@@ -6,13 +6,21 @@ import { sendCommand } from '../control/control-client.ts';
 import { createLogger } from '../util/log.ts';
 import { untilTerminated } from '../util/signals.ts';
 import { fetchCommand, storeCommand } from './storage-commands.ts';
+import { startSipAgent } from './sip-agent.ts';
+import { registerCallCommands } from './call-commands.ts';
+import { systemClock } from '../util/clock.ts';
 
 export async function runDevice(args: string[], print: (line: string) => void): Promise<number> {
   const config: DeviceConfig = deviceConfigFrom(args);
   const log = createLogger('p2psip');
   const device: OverlayDevice = await startOverlayDevice(config);
+  const sip = await startSipAgent(device, config, { clock: systemClock }).catch(async (e: Error) => {
+    await device.stop();
+    throw new Error(`SIP could not start: ${e.message}`);
+  });
   const interpreter = new CommandInterpreter();
-  interpreter.register('status', () => device.status());
+  interpreter.register('status', () => ({ ...device.status(), sip: sip.status() }));
+  registerCallCommands(interpreter, sip.ua);
   interpreter.register('ping', async ([target]) => pingCommand(device, target));
   const storageEnv = { client: device.data, kinds: device.kinds, security: device.security };
   interpreter.register('store', (args) => storeCommand(storageEnv, args));
@@ -29,9 +37,11 @@ export async function runDevice(args: string[], print: (line: string) => void): 
   print(JSON.stringify({
     event: 'started', nodeId: Buffer.from(device.identity.nodeId).toString('hex'), overlay: config.overlay, role: config.role,
     listen: `${device.listening.host}:${device.listening.port}`, control: controlPath(config),
+    sip: `${sip.transport.advertisedHost}:${sip.transport.port}`, aor: config.userName,
   }));
   await untilTerminated();
   await control.stop();
+  await sip.stop();
   await device.stop();
   print(JSON.stringify({ event: 'stopped' }));
   return 0;

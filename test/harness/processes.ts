@@ -12,6 +12,8 @@ export interface DeviceProcess {
   pid: number;
   nodeId: string;
   listen: string;
+  /** host:port of its SIP transport (UDP and TCP). */
+  sip: string;
   control: string;
   dataDir: string;
   role: 'peer' | 'client';
@@ -56,7 +58,7 @@ export class Cluster {
 
   async start(opts: { bootstrap?: string[]; client?: boolean; node?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<DeviceProcess> {
     const dataDir = join(this.dir, `d${++this.seq}`);
-    const args = [...deviceNodeFlags(), BUNDLE, 'run', '--listen', '127.0.0.1:0', '--data', dataDir, ...this.extraArgs, ...(opts.args ?? [])];
+    const args = [...deviceNodeFlags(), BUNDLE, 'run', '--listen', '127.0.0.1:0', '--sip-listen', '127.0.0.1:0', '--data', dataDir, ...this.extraArgs, ...(opts.args ?? [])];
     if (opts.bootstrap?.length) args.push('--bootstrap', opts.bootstrap.join(','));
     if (opts.client) args.push('--client');
     const child = spawn(opts.node ?? process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
@@ -75,7 +77,7 @@ export class Cluster {
       void exited.then((code) => { clearTimeout(timer); reject(new Error(`device exited (${code}) before starting: ${stderr}`)); });
     });
     const device: DeviceProcess = {
-      child, pid: child.pid!, nodeId: started.nodeId, listen: started.listen, control: started.control, dataDir,
+      child, pid: child.pid!, nodeId: started.nodeId, listen: started.listen, sip: started.sip, control: started.control, dataDir,
       role: opts.client ? 'client' : 'peer', exited,
     };
     this.devices.push(device);

@@ -46,6 +46,9 @@ export function answerStore(env: StorageEnv, req: StoreReq, ctx: RequestContext)
         throw new ReloadError(ErrorCode.Error_Forbidden, `stored data signature: ${(e as Error).message}`);
       }
       checkAccess(kind, req.resource, data.value, signer);
+      // The usage's own rules (e.g. RFC 7904 §3.3). Replicas are checked too, and told they
+      // are replicas: a holder of one answers for the value once it becomes responsible.
+      env.kinds.storeCheck(k.kind)?.({ resource: req.resource, kind, value: data.value, signer, replica });
       // §7.3: in an original store the StoreReq's signer must conform to the policy too. We
       // ask for more: it must be the node that signed the data, which then conforms.
       if (!replica && !ctx.signer.some((id) => idEquals(id, signer.nodeId))) {

@@ -1,0 +1,628 @@
+// The user agent core (RFC 3261 §8, §13–§15): places calls that fork to every registered
+// device and keeps the first to answer, rings for incoming INVITEs, answers, hangs up, and
+// carries DTMF as RFC 4733 events or SIP INFO. It is the transaction user of the core.
+import type { Clock } from '../../util/clock.ts';
+import type { Logger } from '../../util/log.ts';
+import { Dialog, dialogId, newCallId, newTag, tagOf } from '../core/dialog.ts';
+import { type SipRequest, type SipResponse, SipHeaders } from '../core/message.ts';
+import { type ServerTransaction, InviteServerTransaction, responseTo } from '../core/transaction.ts';
+import type { TransactionLayer } from '../core/transaction-layer.ts';
+import type { SipDestination, SipSource, SipTransport } from '../core/transport.ts';
+import { parseCSeq, parseUri } from '../core/uri.ts';
+import { SIP_UA_CALL_HISTORY, SIP_UA_MAX_CALLS, SIP_UA_NO_ANSWER_MS, SIP_UA_RING_TIMEOUT_MS, SIP_UA_USER_AGENT } from './constants.ts';
+import { type EndReason, type Fork, type ForkLeg, Call } from './call.ts';
+import { formatDtmfInfo, parseDtmfInfo } from './dtmf-info.ts';
+import { type MediaFactory, MediaRefused } from './media-leg.ts';
+
+/** Methods we answer (§20.5 Allow). */
+export const ALLOWED_METHODS = 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO';
+
+/** Finds where a call target can be reached: an overlay AOR, a GRUU, or a plain SIP URI. */
+export interface Locator {
+  locate(target: string): Promise<Fork[]>;
+}
+
+export interface UserAgentComponents {
+  clock: Clock;
+  log: Logger;
+  transport: SipTransport;
+  transactions: TransactionLayer;
+  locator: Locator;
+  media: MediaFactory;
+}
+
+export interface UserAgentInit {
+  /** Our identity in From headers: an AOR `user@domain` (no scheme). Default `p2psip@<host>`. */
+  aor?: string;
+  /** Outgoing calls with no answer are cancelled after this. Default SIP_UA_NO_ANSWER_MS. */
+  noAnswerMs?: number;
+  /** An incoming call nobody answers gets 480 after this. Default SIP_UA_RING_TIMEOUT_MS. */
+  ringTimeoutMs?: number;
+  /** Answer incoming calls by themselves after this many ms (an unattended test peer). Default off. */
+  autoAnswerMs?: number;
+  /** Calls in progress at once; one more gets 486 Busy Here. Default SIP_UA_MAX_CALLS. */
+  maxCalls?: number;
+}
+
+export type CallEvent = 'ringing' | 'incoming' | 'answered' | 'ended' | 'dtmf';
+
+export class UserAgent {
+  /** Every state change of every call, for logs, MQTT and the door logic. */
+  onCallEvent: (call: Call, event: CallEvent, detail?: string) => void = () => {};
+  readonly counters = { callsPlaced: 0, callsReceived: 0, busyRefused: 0, requestsRefused: 0 };
+  private readonly calls: Call[] = [];
+  private readonly dialogs = new Map<string, Call>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly components: UserAgentComponents, private readonly init: UserAgentInit = {}) {
+    components.transactions.onRequest = (request, tx, source) => this.receive(request, tx, source);
+    components.transactions.onStrayResponse = (response) => this.strayResponse(response);
+  }
+
+  get aor(): string {
+    return this.init.aor ?? `p2psip@${this.components.transport.advertisedHost}`;
+  }
+
+  /** Our own address, for Contact headers of calls that do not go through the overlay. */
+  contactFor(transport: 'UDP' | 'TCP'): string {
+    const user = this.aor.split('@')[0];
+    const t = this.components.transport;
+    return `<sip:${user}@${t.advertisedHost}:${t.port}${transport === 'TCP' ? ';transport=tcp' : ''}>`;
+  }
+
+  all(): Call[] {
+    return this.calls;
+  }
+
+  find(id?: string): Call | undefined {
+    if (id) return this.calls.find((c) => c.id === id);
+    return [...this.calls].reverse().find((c) => !c.ended);
+  }
+
+  status(): object {
+    return {
+      aor: this.aor,
+      listen: `${this.components.transport.advertisedHost}:${this.components.transport.port}`,
+      calls: this.calls.map((c) => c.status()),
+      counters: { ...this.counters, transport: this.components.transport.counters, transactions: { alive: this.components.transactions.size, ...this.components.transactions.counters } },
+    };
+  }
+
+  // ---- outgoing calls (§13.2) ----
+
+  /** Calls `target`: an AOR is looked up and every device it names rings in parallel. */
+  call(target: string): Call {
+    if (this.closed) throw new Error('user agent closed');
+    if (this.inProgress() >= (this.init.maxCalls ?? SIP_UA_MAX_CALLS)) throw new Error('too many calls in progress');
+    const call = this.track(new Call(`c${this.nextId++}`, 'outgoing', target, this.components.clock.now(), () => this.components.clock.now(), 'resolving'));
+    this.counters.callsPlaced++;
+    void this.place(call, target).catch((e: Error) => {
+      this.components.log.warn('call failed', { call: call.id, target, error: e.message });
+      call.note(`failed: ${e.message}`);
+      this.end(call, /not found|no registration|unknown/i.test(e.message) ? 'not-found' : 'failed');
+    });
+    return call;
+  }
+
+  private async place(call: Call, target: string): Promise<void> {
+    const forks = await this.components.locator.locate(target);
+    if (call.ended) return;
+    if (forks.length === 0) throw new Error(`no registration found for ${target}`);
+    call.note(`located ${forks.length} device(s): ${forks.map((f) => f.label).join(', ')}`);
+    call.media = await this.components.media();
+    if (call.ended) { call.media.close(); return; }
+    call.media.onDtmf = (digit) => this.dtmfReceived(call, digit, 'rfc4733');
+    const offer = Buffer.from(call.media.offer());
+    const callId = newCallId(this.components.transport.advertisedHost);
+    const fromTag = newTag();
+    const to = `<${toSipUri(target)}>`;
+    call.state = 'calling';
+    for (const fork of forks) {
+      const headers = new SipHeaders();
+      headers.add('Max-Forwards', '70');
+      headers.add('From', `<sip:${this.aor}>;tag=${fromTag}`);
+      headers.add('To', to);
+      headers.add('Call-ID', callId);
+      headers.add('CSeq', '1 INVITE');
+      headers.add('Contact', fork.contact ?? this.contactFor('flow' in fork.destination ? 'TCP' : fork.destination.transport));
+      headers.add('Allow', ALLOWED_METHODS);
+      headers.add('User-Agent', SIP_UA_USER_AGENT);
+      headers.add('Content-Type', 'application/sdp');
+      const invite: SipRequest = { type: 'request', method: 'INVITE', uri: fork.requestUri, headers, body: offer };
+      const leg: ForkLeg = { ...fork, state: 'calling', invite, provisional: false, cancelPending: false };
+      call.forks.push(leg);
+      try {
+        leg.tx = this.components.transactions.request(invite, fork.destination, {
+          onResponse: (r) => this.forkResponse(call, leg, r),
+          onFailure: (reason, error) => this.forkFailed(call, leg, reason === 'timeout' ? 408 : 503, error?.message ?? reason),
+        }) as ForkLeg['tx'];
+        call.note(`INVITE sent to ${fork.label}`);
+      } catch (e) {
+        this.forkFailed(call, leg, 503, (e as Error).message);
+      }
+    }
+    this.timer(call, this.init.noAnswerMs ?? SIP_UA_NO_ANSWER_MS, () => {
+      if (call.state !== 'calling' && call.state !== 'ringing') return;
+      call.note('no answer: cancelling');
+      this.cancelForks(call);
+      this.end(call, 'no-answer');
+    });
+  }
+
+  private forkResponse(call: Call, leg: ForkLeg, response: SipResponse): void {
+    const s = response.status;
+    if (s < 200) {
+      leg.provisional = true;
+      if (leg.cancelPending) return this.sendCancel(leg);
+      if (s >= 180 && leg.state === 'calling') {
+        leg.state = 'ringing';
+        call.note(`${s} ${response.reason} from ${leg.label}`);
+        if (call.state === 'calling') {
+          call.state = 'ringing';
+          this.onCallEvent(call, 'ringing', leg.label);
+        }
+      }
+      return;
+    }
+    if (s < 300) return this.forkAnswered(call, leg, response);
+    leg.status = s;
+    if (leg.state !== 'cancelling') leg.state = 'failed';
+    else leg.state = 'cancelled';
+    call.note(`${s} ${response.reason} from ${leg.label}`);
+    this.settleIfAllFailed(call);
+  }
+
+  private forkAnswered(call: Call, leg: ForkLeg, response: SipResponse): void {
+    const dialog = Dialog.asUac(leg.invite!, response);
+    if (!dialog) return;
+    const destination = this.inDialogDestination(dialog, leg.destination);
+    // §13.2.2.4: every 2xx gets an ACK, retransmissions included.
+    const ack = dialog.request('ACK', undefined, parseCSeq(leg.invite!.headers.get('CSeq')!).seq);
+    this.components.transactions.sendAck(ack, destination);
+    const existing = this.dialogs.get(dialog.id);
+    if (existing) return;
+    if (call.dialog || call.ended) {
+      // "If … the UAC … receives a 2xx from a second branch, it … MUST send a BYE" (§13.2.2.4).
+      call.note(`second answer from ${leg.label}: ending it`);
+      const bye = dialog.request('BYE');
+      try {
+        this.components.transactions.request(bye, destination, { onResponse: () => {}, onFailure: () => {} });
+      } catch { /* the table is full; the peer's session timer ends it */ }
+      return;
+    }
+    leg.state = 'answered';
+    leg.status = response.status;
+    call.dialog = dialog;
+    call.destination = destination;
+    this.dialogs.set(dialog.id, call);
+    try {
+      call.media!.accept(Buffer.from(response.body).toString('utf8'));
+    } catch (e) {
+      // §13.2.1 / RFC 3264: an answer we cannot use ends the call with a BYE after the ACK.
+      call.note(`unusable answer: ${(e as Error).message}`);
+      this.cancelForks(call);
+      this.sendBye(call);
+      this.end(call, 'failed');
+      return;
+    }
+    call.media!.start();
+    call.state = 'active';
+    call.answeredAtMs = this.components.clock.now();
+    call.note(`answered by ${leg.label}`);
+    this.onCallEvent(call, 'answered', leg.label);
+    // The others stop ringing: a CANCEL per branch still ringing (§9.1).
+    this.cancelForks(call);
+  }
+
+  private forkFailed(call: Call, leg: ForkLeg, status: number, why: string): void {
+    if (leg.state === 'answered') {
+      // The transport under an answered call failed: there is nobody left to talk to.
+      if (!call.ended) { call.note(`connection to ${leg.label} lost: ${why}`); this.end(call, 'failed'); }
+      return;
+    }
+    leg.status = status;
+    leg.state = leg.state === 'cancelling' ? 'cancelled' : 'failed';
+    call.note(`${leg.label} unreachable: ${why}`);
+    this.settleIfAllFailed(call);
+  }
+
+  /** §16.7-style choice of the response that speaks for the call when every branch failed. */
+  private settleIfAllFailed(call: Call): void {
+    if (call.ended || call.dialog || call.state === 'resolving') return;
+    if (call.forks.some((f) => f.state === 'calling' || f.state === 'ringing' || f.state === 'cancelling')) return;
+    const statuses = call.forks.map((f) => f.status ?? 500);
+    const six = statuses.find((s) => s >= 600);
+    const best = six ?? (statuses.includes(486) ? 486 : statuses.includes(487) ? 487 : Math.min(...statuses));
+    call.endStatus = best;
+    const reason: EndReason = best === 486 || best === 600 ? 'busy' : best === 603 ? 'declined' : best === 487 ? 'cancelled'
+      : best === 404 || best === 604 ? 'not-found' : best === 480 ? 'unavailable' : best === 408 ? 'timeout' : 'failed';
+    this.end(call, reason);
+  }
+
+  private cancelForks(call: Call): void {
+    for (const leg of call.forks) {
+      if (leg.state !== 'calling' && leg.state !== 'ringing') continue;
+      leg.state = 'cancelling';
+      // §9.1: "a CANCEL … SHOULD NOT be sent [before] a provisional response"; it waits for one.
+      if (leg.provisional) this.sendCancel(leg);
+      else leg.cancelPending = true;
+    }
+  }
+
+  /** §9.1: CANCEL with the INVITE's Request-URI, Call-ID, To, From, CSeq number, Route and top Via. */
+  private sendCancel(leg: ForkLeg): void {
+    leg.cancelPending = false;
+    const invite = leg.invite!;
+    const headers = new SipHeaders();
+    headers.add('Via', invite.headers.get('Via')!);
+    for (const r of invite.headers.all('Route')) headers.add('Route', r);
+    headers.add('Max-Forwards', '70');
+    headers.add('From', invite.headers.get('From')!);
+    headers.add('To', invite.headers.get('To')!);
+    headers.add('Call-ID', invite.headers.get('Call-ID')!);
+    headers.add('CSeq', `${parseCSeq(invite.headers.get('CSeq')!).seq} CANCEL`);
+    const cancel: SipRequest = { type: 'request', method: 'CANCEL', uri: invite.uri, headers, body: new Uint8Array(0) };
+    try {
+      this.components.transactions.request(cancel, leg.destination, { onResponse: () => {}, onFailure: () => {} }, { branch: '' });
+    } catch { /* table full: Timer C of the far end, or our Timer B, ends the branch */ }
+  }
+
+  // ---- incoming requests (§8.2, §12.2.2, §13.3) ----
+
+  private receive(request: SipRequest, tx: ServerTransaction | undefined, source: SipSource): void {
+    if (this.closed) return;
+    if (request.method === 'ACK') return this.ack(request);
+    if (!tx) return;
+    // §8.2.2.3: a Require we do not support is refused with 420 and an Unsupported list.
+    const required = request.headers.all('Require').flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean);
+    if (required.length > 0 && request.method !== 'CANCEL') {
+      const r = responseTo(request, 420);
+      r.headers.add('Unsupported', required.join(', '));
+      return this.respond(tx, r);
+    }
+    const toTag = tagOf(request.headers.get('To'));
+    if (toTag && request.method !== 'CANCEL') return this.inDialog(request, tx, toTag, source);
+    switch (request.method) {
+      case 'INVITE': return void this.incoming(request, tx as InviteServerTransaction, source);
+      case 'CANCEL': return this.cancelled(request, tx);
+      case 'OPTIONS': return this.options(request, tx);
+      case 'BYE':
+      case 'INFO':
+        // §15.1.2: a BYE (or INFO) outside any dialog is answered 481.
+        return this.respond(tx, responseTo(request, 481));
+      case 'REGISTER':
+        // The overlay is the registrar (RFC 7904); this UA is not one.
+        return this.respond(tx, this.withAllow(responseTo(request, 405)));
+      default:
+        this.counters.requestsRefused++;
+        // §8.2.1: an unknown method gets 501, a known one we do not do 405.
+        return this.respond(tx, this.withAllow(responseTo(request, ['PRACK', 'UPDATE', 'SUBSCRIBE', 'NOTIFY', 'REFER', 'MESSAGE', 'PUBLISH'].includes(request.method) ? 405 : 501)));
+    }
+  }
+
+  private async incoming(request: SipRequest, tx: InviteServerTransaction, source: SipSource): Promise<void> {
+    this.counters.callsReceived++;
+    if (this.inProgress() >= (this.init.maxCalls ?? SIP_UA_MAX_CALLS)) {
+      this.counters.busyRefused++;
+      return this.respond(tx, responseTo(request, 486, undefined, newTag()));
+    }
+    const from = request.headers.get('From') ?? '';
+    const call = this.track(new Call(`c${this.nextId++}`, 'incoming', uriText(from), this.components.clock.now(), () => this.components.clock.now(), 'ringing'));
+    call.invite = request;
+    call.serverTx = tx;
+    const dialog = Dialog.asUas(request, newTag(), 'early');
+    call.dialog = dialog;
+    call.destination = source.flow ? { flow: source.flow } : this.inDialogDestination(dialog, { transport: source.transport, host: source.host, port: source.port });
+    this.dialogs.set(dialog.id, call);
+    tx.onFailure = (reason) => {
+      if (reason === 'no-2xx-ack' && call.state === 'active') {
+        // §13.3.1.4: "If the server retransmits the 2xx response for 64*T1 seconds without receiving an ACK, … the session SHOULD be terminated" with a BYE.
+        call.note('no ACK for our 200 OK');
+        this.sendBye(call);
+        this.end(call, 'timeout');
+      } else if (reason === 'transport' && !call.ended) this.end(call, 'failed');
+    };
+    try {
+      call.media = await this.components.media();
+      call.media.onDtmf = (digit) => this.dtmfReceived(call, digit, 'rfc4733');
+      const offer = Buffer.from(request.body).toString('utf8');
+      // §13.3.1: an INVITE without an offer would need ours in the 2xx; we require the offer.
+      if (offer.trim() === '') throw new MediaRefused('INVITE without an SDP offer');
+      call.answerSdp = call.media.answer(offer);
+    } catch (e) {
+      const refused = e instanceof MediaRefused;
+      call.note(`${refused ? 488 : 500}: ${(e as Error).message}`);
+      this.respond(tx, responseTo(request, refused ? 488 : 500, undefined, dialog.localTag));
+      this.end(call, 'failed');
+      return;
+    }
+    if (call.ended) return;
+    const ringing = responseTo(request, 180, undefined, dialog.localTag);
+    ringing.headers.add('Contact', this.contactFor(source.transport));
+    this.respond(tx, ringing);
+    call.note('180 Ringing sent');
+    this.onCallEvent(call, 'incoming', call.remote);
+    this.timer(call, this.init.ringTimeoutMs ?? SIP_UA_RING_TIMEOUT_MS, () => {
+      if (call.state !== 'ringing') return;
+      call.note('nobody answered: 480');
+      this.respond(tx, responseTo(request, 480, undefined, dialog.localTag));
+      this.end(call, 'no-answer');
+    });
+    if (this.init.autoAnswerMs !== undefined) this.timer(call, this.init.autoAnswerMs, () => { if (call.state === 'ringing') this.answer(call.id); });
+  }
+
+  /** Answers a ringing incoming call with 200 OK and our SDP answer (§13.3.1.4). */
+  answer(id?: string): Call {
+    const call = id ? this.find(id) : [...this.calls].reverse().find((c) => c.direction === 'incoming' && c.state === 'ringing');
+    if (!call || call.direction !== 'incoming' || call.state !== 'ringing') throw new Error(id ? `call ${id} is not ringing here` : 'no call is ringing');
+    const tx = call.serverTx!;
+    const ok = responseTo(call.invite!, 200, undefined, call.dialog!.localTag);
+    const overFlow = call.destination && 'flow' in call.destination;
+    ok.headers.add('Contact', this.contactFor(overFlow ? 'TCP' : 'UDP'));
+    ok.headers.add('Allow', ALLOWED_METHODS);
+    ok.headers.add('User-Agent', SIP_UA_USER_AGENT);
+    ok.headers.add('Content-Type', 'application/sdp');
+    ok.body = Buffer.from(call.answerSdp!);
+    this.respond(tx, ok);
+    call.dialog!.state = 'confirmed';
+    call.state = 'active';
+    call.answeredAtMs = this.components.clock.now();
+    call.media!.start();
+    call.note('answered: 200 OK sent');
+    this.onCallEvent(call, 'answered');
+    return call;
+  }
+
+  /** Hangs up: CANCEL while calling, 603 Decline while ringing here, BYE once active. */
+  hangup(id?: string): Call {
+    const call = this.find(id);
+    if (!call || call.ended) throw new Error(id ? `no call ${id} in progress` : 'no call in progress');
+    if (call.direction === 'outgoing' && (call.state === 'resolving' || call.state === 'calling' || call.state === 'ringing')) {
+      call.note('hung up before an answer: CANCEL');
+      this.cancelForks(call);
+      this.end(call, 'cancelled');
+    } else if (call.direction === 'incoming' && call.state === 'ringing') {
+      call.note('declined: 603');
+      this.respond(call.serverTx!, responseTo(call.invite!, 603, undefined, call.dialog!.localTag));
+      this.end(call, 'declined');
+    } else {
+      call.note('hung up: BYE');
+      this.sendBye(call);
+      this.end(call, 'hangup-local');
+    }
+    return call;
+  }
+
+  /**
+   * Sends DTMF on an active call: RFC 4733 events when telephone-event was negotiated and
+   * `mode` is not `info`, else one SIP INFO (application/dtmf-relay) per digit, in order.
+   */
+  dtmf(digits: string, opts: { id?: string; mode?: 'auto' | 'rfc4733' | 'info' } = {}): Call {
+    if (!/^[0-9*#A-Da-d]+$/.test(digits)) throw new Error('DTMF digits are 0-9, *, #, A-D');
+    const call = this.find(opts.id);
+    if (!call || call.state !== 'active') throw new Error('no active call');
+    const mode = opts.mode ?? 'auto';
+    if (mode !== 'info' && call.media?.canSendEvents) {
+      if (!call.media.sendDtmf(digits.toUpperCase())) throw new Error('DTMF queue full');
+      call.note(`DTMF ${digits} sent as RFC 4733 events`);
+    } else {
+      if (mode === 'rfc4733') throw new Error('the peer did not accept telephone-event');
+      void this.sendInfoDigits(call, digits.toUpperCase());
+      call.note(`DTMF ${digits} sent as SIP INFO`);
+    }
+    call.dtmfSent += digits.toUpperCase();
+    return call;
+  }
+
+  private async sendInfoDigits(call: Call, digits: string): Promise<void> {
+    for (const digit of digits) {
+      if (call.state !== 'active') return;
+      const info = call.dialog!.request('INFO', { type: 'application/dtmf-relay', bytes: Buffer.from(formatDtmfInfo(digit)) });
+      await new Promise<void>((resolve) => {
+        try {
+          this.components.transactions.request(info, call.destination!, { onResponse: (r) => { if (r.status >= 200) resolve(); }, onFailure: () => resolve() });
+        } catch { resolve(); }
+      });
+    }
+  }
+
+  private inDialog(request: SipRequest, tx: ServerTransaction, toTag: string, source: SipSource): void {
+    const call = this.dialogs.get(dialogId(request.headers.get('Call-ID') ?? '', toTag, tagOf(request.headers.get('From')) ?? ''));
+    if (!call || !call.dialog) return this.respond(tx, responseTo(request, 481));
+    let seq: number;
+    try {
+      seq = parseCSeq(request.headers.get('CSeq') ?? '').seq;
+    } catch {
+      return this.respond(tx, responseTo(request, 400));
+    }
+    // §12.2.2: "If the remote sequence number … is lower than or equal to … it MUST respond with 500".
+    if (!call.dialog.acceptsRemoteSeq(seq, request.method)) return this.respond(tx, responseTo(request, 500, 'Out of Order'));
+    if (source.flow && !call.destination) call.destination = { flow: source.flow };
+    switch (request.method) {
+      case 'BYE':
+        this.respond(tx, responseTo(request, 200));
+        call.note('BYE received');
+        if (!call.ended) this.end(call, 'hangup-remote');
+        return;
+      case 'INFO': {
+        const type = (request.headers.get('Content-Type') ?? '').split(';')[0].trim().toLowerCase();
+        const digit = parseDtmfInfo(type, Buffer.from(request.body).toString('utf8'));
+        if (digit === undefined && request.body.length > 0) {
+          // RFC 6086 §4.2.2: an INFO package body we do not understand is refused with 415.
+          const r = responseTo(request, 415);
+          r.headers.add('Accept', 'application/dtmf-relay, application/dtmf');
+          return this.respond(tx, r);
+        }
+        this.respond(tx, responseTo(request, 200));
+        if (digit !== undefined) this.dtmfReceived(call, digit, 'info');
+        return;
+      }
+      case 'INVITE': {
+        // A re-INVITE (§14.2): we keep the session as negotiated and answer with our SDP again.
+        if (call.state !== 'active' || !call.media) return this.respond(tx, responseTo(request, 491));
+        const ok = responseTo(request, 200);
+        ok.headers.add('Contact', this.contactFor(source.transport));
+        ok.headers.add('Content-Type', 'application/sdp');
+        try {
+          ok.body = Buffer.from(call.media.answer(Buffer.from(request.body).toString('utf8')));
+        } catch {
+          return this.respond(tx, responseTo(request, 488));
+        }
+        return this.respond(tx, ok);
+      }
+      case 'OPTIONS':
+        return this.options(request, tx);
+      default:
+        return this.respond(tx, this.withAllow(responseTo(request, 405)));
+    }
+  }
+
+  private ack(request: SipRequest): void {
+    const call = this.dialogs.get(dialogId(request.headers.get('Call-ID') ?? '', tagOf(request.headers.get('To')) ?? '', tagOf(request.headers.get('From')) ?? ''));
+    if (!call || !call.serverTx) return;
+    call.serverTx.acknowledged();
+    if (call.state === 'active') call.note('ACK received');
+  }
+
+  private cancelled(request: SipRequest, tx: ServerTransaction): void {
+    const invite = this.components.transactions.inviteFor(request);
+    const call = invite && this.calls.find((c) => c.serverTx === invite);
+    // §9.2: "If the UAS did not find a matching transaction for the CANCEL …, it SHOULD respond … 481".
+    if (!invite || !call) return this.respond(tx, responseTo(request, 481));
+    this.respond(tx, responseTo(request, 200));
+    if (call.state === 'ringing') {
+      // "the UAS … SHOULD respond to the INVITE with a 487 (Request Terminated)".
+      this.respond(invite, responseTo(call.invite!, 487, undefined, call.dialog!.localTag));
+      call.note('CANCEL received: 487');
+      this.end(call, 'cancelled');
+    }
+  }
+
+  private options(request: SipRequest, tx: ServerTransaction): void {
+    // §11.2: OPTIONS is answered as an INVITE would be, with what we support.
+    const busy = this.inProgress() >= (this.init.maxCalls ?? SIP_UA_MAX_CALLS);
+    const r = this.withAllow(responseTo(request, busy ? 486 : 200));
+    r.headers.add('Accept', 'application/sdp, application/dtmf-relay, application/dtmf');
+    r.headers.add('User-Agent', SIP_UA_USER_AGENT);
+    this.respond(tx, r);
+  }
+
+  private dtmfReceived(call: Call, digit: string, how: 'rfc4733' | 'info'): void {
+    call.dtmfReceived += digit;
+    call.note(`DTMF ${digit} received (${how === 'info' ? 'SIP INFO' : 'RFC 4733'})`);
+    this.onCallEvent(call, 'dtmf', digit);
+  }
+
+  /** A 2xx after our INVITE transaction ended: re-ACK it (§13.2.2.4), or BYE an unknown dialog. */
+  private strayResponse(response: SipResponse): void {
+    let method = '';
+    try { method = parseCSeq(response.headers.get('CSeq') ?? '').method; } catch { return; }
+    if (method !== 'INVITE' || response.status < 200 || response.status >= 300) return;
+    const call = this.dialogs.get(dialogId(response.headers.get('Call-ID') ?? '', tagOf(response.headers.get('From')) ?? '', tagOf(response.headers.get('To')) ?? ''));
+    if (!call?.dialog || !call.destination) return;
+    const ack = call.dialog.request('ACK', undefined, parseCSeq(response.headers.get('CSeq')!).seq);
+    this.components.transactions.sendAck(ack, call.destination);
+  }
+
+  private sendBye(call: Call): void {
+    if (!call.dialog || !call.destination) return;
+    const bye = call.dialog.request('BYE');
+    try {
+      this.components.transactions.request(bye, call.destination, {
+        onResponse: (r) => { if (r.status >= 200) call.note(`${r.status} ${r.reason} to BYE`); },
+        onFailure: (reason) => call.note(`BYE ${reason}`),
+      });
+    } catch (e) {
+      call.note(`BYE not sent: ${(e as Error).message}`);
+    }
+  }
+
+  private end(call: Call, reason: EndReason): void {
+    if (call.ended) return;
+    call.state = 'ended';
+    call.endReason = reason;
+    call.endedAtMs = this.components.clock.now();
+    for (const t of call.timers) this.components.clock.clearTimeout(t);
+    call.timers.clear();
+    call.media?.close();
+    call.note(`ended: ${reason}`);
+    if (call.dialog) {
+      call.dialog.state = 'terminated';
+      // The dialog stays findable for a while so late ACKs and BYE retransmissions match it.
+      const id = call.dialog.id;
+      const h = this.components.clock.setTimeout(() => { if (this.dialogs.get(id) === call) this.dialogs.delete(id); }, 32_000);
+      void h;
+    }
+    this.components.log.info('call ended', { call: call.id, reason, remote: call.remote });
+    this.onCallEvent(call, 'ended', reason);
+  }
+
+  private respond(tx: ServerTransaction, response: SipResponse): void {
+    if (tx instanceof InviteServerTransaction) tx.respond(response);
+    else tx.respond(response);
+  }
+
+  private withAllow(response: SipResponse): SipResponse {
+    response.headers.add('Allow', ALLOWED_METHODS);
+    return response;
+  }
+
+  private timer(call: Call, ms: number, fire: () => void): void {
+    const h = this.components.clock.setTimeout(() => { call.timers.delete(h); fire(); }, ms);
+    call.timers.add(h);
+  }
+
+  private inProgress(): number {
+    return this.calls.filter((c) => !c.ended).length;
+  }
+
+  private track(call: Call): Call {
+    this.calls.push(call);
+    // Keep a short history of ended calls for status; drop the oldest ended one first.
+    while (this.calls.length > SIP_UA_CALL_HISTORY) {
+      const i = this.calls.findIndex((c) => c.ended);
+      if (i < 0) break;
+      this.calls.splice(i, 1);
+    }
+    return call;
+  }
+
+  /**
+   * Where requests in a dialog go: back over the flow the dialog was made on while it is open
+   * (RFC 7904 §5 lets a SIP connection be reused), else the remote target's address.
+   */
+  private inDialogDestination(dialog: Dialog, fallback: SipDestination): SipDestination {
+    if ('flow' in fallback) return fallback;
+    try {
+      const uri = parseUri(dialog.remoteTarget);
+      if ((uri.scheme === 'sip' || uri.scheme === 'sips') && !uri.params.has('gr')) {
+        const transport = (uri.params.get('transport') ?? '').toUpperCase() === 'TCP' ? 'TCP' : fallback.transport;
+        return { transport, host: uri.host.replace(/^\[|\]$/g, ''), port: uri.port ?? 5060 };
+      }
+    } catch { /* keep the fallback */ }
+    return fallback;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    for (const call of this.calls) {
+      if (call.ended) continue;
+      if (call.state === 'active') this.sendBye(call);
+      else if (call.direction === 'outgoing') this.cancelForks(call);
+      else if (call.serverTx && call.invite) this.respond(call.serverTx, responseTo(call.invite, 480, undefined, call.dialog?.localTag));
+      this.end(call, 'hangup-local');
+    }
+    this.closed = true;
+  }
+}
+
+/** `bob@example.com` → `sip:bob@example.com`; a URI with a scheme is kept. */
+export function toSipUri(target: string): string {
+  return /^(sips?|tel):/i.test(target) ? target : `sip:${target}`;
+}
+
+function uriText(nameAddr: string): string {
+  const m = /<([^>]*)>/.exec(nameAddr);
+  return (m ? m[1] : nameAddr.split(';')[0]).trim();
+}
