@@ -78,9 +78,9 @@ test('sender: a queue of digits goes out in order with a gap, each with its own 
   assert.deepEqual(starts.map((p) => p.event.event), [1, 2, 3, 4, 11]);
   // 160 ms at 50 ms intervals: 400, 800, 1200, then 1280 with E (three times).
   assert.deepEqual(sent.slice(0, 6).map((p) => [p.event.duration, p.event.end]), [[400, false], [800, false], [1200, false], [1280, true], [1280, true], [1280, true]]);
-  // Digit n+1 starts after digit n's last packet plus the gap: 200 + 50... = every 290 ms.
+  // Digit n+1 starts after digit n's last packet (at 300 ms) plus the 40 ms gap.
   const timestamps = [...new Set(sent.map((p) => p.timestamp))];
-  assert.deepEqual(timestamps, [0, 290, 580, 870, 1160].map((ms) => 1000 + ms * 8));
+  assert.deepEqual(timestamps, [0, 340, 680, 1020, 1360].map((ms) => 1000 + ms * 8));
 });
 
 test('sender: queue bound refuses and counts; bad characters throw; stop() ends everything', () => {

@@ -124,10 +124,14 @@ test('RTCP: SR with report blocks round-trips; padding on the last packet is acc
 
 test('RTCP: cumulative lost is clamped to 24 signed bits, not wrapped', () => {
   const block = { ssrc: 1, fractionLost: 0, highestSequence: 0, jitter: 0, lastSr: 0, delaySinceLastSr: 0 };
-  const [hi] = decodeRtcp(encodeRtcp([{ type: 'rr', ssrc: 0, reports: [{ ...block, cumulativeLost: 1e9 }] }])) as [{ reports: { cumulativeLost: number }[] }];
-  assert.equal(hi.reports[0].cumulativeLost, 0x7fffff);
-  const [lo] = decodeRtcp(encodeRtcp([{ type: 'rr', ssrc: 0, reports: [{ ...block, cumulativeLost: -1e9 }] }])) as [{ reports: { cumulativeLost: number }[] }];
-  assert.equal(lo.reports[0].cumulativeLost, -0x800000);
+  const lostAfterRoundTrip = (cumulativeLost: number): number => {
+    const [rr] = decodeRtcp(encodeRtcp([{ type: 'rr', ssrc: 0, reports: [{ ...block, cumulativeLost }] }]));
+    assert.equal(rr.type, 'rr');
+    return rr.type === 'rr' ? rr.reports[0].cumulativeLost : NaN;
+  };
+  assert.equal(lostAfterRoundTrip(1e9), 0x7fffff);
+  assert.equal(lostAfterRoundTrip(-1e9), -0x800000);
+  assert.equal(lostAfterRoundTrip(-5), -5);
 });
 
 const RTCP_MALFORMED: [string, string, Expect][] = [
@@ -304,7 +308,7 @@ test('RTCP reporter: SR while sending, RR when not, CNAME always, RTT from LSR/D
   assert.equal(decodeRtcp(a.report())[0].type, 'rr');
   for (let i = 0; i < 50; i++) {
     a.noteSent(1000 + i * 160, 160);
-    b.noteReceived(1, i, 1000 + i * 160);
+    b.noteReceived(1, i, 1000 + i * 160, true);
     clock.advance(20);
   }
   const fromA = decodeRtcp(a.report());

@@ -354,7 +354,7 @@ function checkHead(message: SipMessage, section: HeaderSection): SipHead {
     parseNameAddr(section.from);
     parseNameAddr(section.to);
     const cseq = parseCSeq(section.cseq);
-    // §8.2 (and §16.3): the CSeq method must match the request method.
+    // §8.1.1.5: "The method MUST match that of the request."
     if (message.type === 'request' && cseq.method !== message.method) {
       throw new SipParseError(`CSeq method ${cseq.method} does not match ${message.method}`, 400);
     }

@@ -101,6 +101,15 @@ export class SipHeaders {
     return this;
   }
 
+  /** Replaces the first value of `name` (the top Via), leaving the others. */
+  setFirst(name: string, value: string): this {
+    const key = canonicalHeaderName(name).toLowerCase();
+    const f = this.fields.find((x) => x.name.toLowerCase() === key);
+    if (f) f.value = value;
+    else this.add(name, value);
+    return this;
+  }
+
   /** Replaces every value of `name` with one, at the place of the first. */
   set(name: string, value: string): this {
     const canonical = canonicalHeaderName(name);

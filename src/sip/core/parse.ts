@@ -7,7 +7,7 @@
 // - 413 when the message is too large: more than maxMessageBytes in all (or announced so by
 //   Content-Length), a header section that does not end within maxMessageBytes, or more than
 //   maxHeaders fields (§21.4.11; 513 of §21.5.7 would fit too, 413 is what peers act on);
-// - 505 for a request whose SIP-Version is well formed but not 2.0 (§8.2.2, §21.5.6).
+// - 505 for a request whose SIP-Version is well formed but not 2.0 (§21.5.6).
 import { SipParseError } from './errors.ts';
 import { EMPTY_BODY, asBuffer, findBodyStart, headEndOf, headError, parseHead, resolveLimits, skipLineBreaks } from './head.ts';
 import { type SipMessage } from './message.ts';

@@ -266,7 +266,7 @@ export class SipTransport {
           let changed = false;
           if (via.host !== source.host) { via.params.set('received', source.host); changed = true; }
           if (via.params.has('rport') && !via.params.get('rport')) { via.params.set('rport', String(source.port)); via.params.set('received', source.host); changed = true; }
-          if (changed) message.headers.set('Via', formatVia(via));
+          if (changed) message.headers.setFirst('Via', formatVia(via));
         } catch { /* the transaction layer answers a bad Via */ }
       }
     }

@@ -336,7 +336,7 @@ export interface CSeq {
   method: string;
 }
 
-/** §20.16: the number is a 32-bit unsigned integer below 2**31. */
+/** §20.16, §8.1.1.5: the number is a 32-bit unsigned integer below 2**31. */
 export function parseCSeq(text: string): CSeq {
   const end = trimWspEnd(text, 0, text.length);
   let i = skipWsp(text, 0, end);

@@ -28,7 +28,7 @@ export class SilenceSource implements AudioSource {
 
 /** Discards everything. */
 export class NullSink implements AudioSink {
-  write(): void {}
+  write(_frame: Int16Array): void {}
   close(): void {}
 }
 

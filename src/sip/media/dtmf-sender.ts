@@ -128,9 +128,10 @@ export class DtmfSender {
       }
       this.queue.push(d.toUpperCase());
       accepted++;
+      // The digit that starts at once does not wait, so it does not count against the queue.
+      if (this.currentState === 'idle') this.beginDigit();
     }
     if (accepted < digits.length) this.log.warn('DTMF queue full, digits refused', { refused: digits.length - accepted, limit: this.queueLimit });
-    if (this.currentState === 'idle' && this.queue.length > 0) this.beginDigit();
     return accepted;
   }
 

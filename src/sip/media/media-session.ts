@@ -404,7 +404,7 @@ export class MediaSession {
     if (!this.fromPeer('rtp', rinfo)) return this.drop('source', { from: `${rinfo.address}:${rinfo.port}` });
     this.count.rtpReceived++;
     this.count.bytesReceived += msg.length;
-    this.reporter.noteReceived(packet.ssrc, packet.sequenceNumber, packet.timestamp);
+    this.reporter.noteReceived(packet.ssrc, packet.sequenceNumber, packet.timestamp, format !== 'telephone-event');
     if (format === 'telephone-event') {
       let event;
       try {

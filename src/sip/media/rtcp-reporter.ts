@@ -59,16 +59,18 @@ export class RtcpReporter {
 
   /**
    * An RTP packet arrived from `ssrc`. A new SSRC starts the statistics afresh (the peer
-   * restarted, or a re-INVITE moved the stream).
+   * restarted, or a re-INVITE moved the stream). Only `audio` packets feed the jitter: an
+   * RFC 4733 event update carries the event's start time, not its own, and peers such as
+   * baresip interleave them with audio, which would read as seconds of delay variation.
    */
-  noteReceived(ssrc: number, sequenceNumber: number, rtpTimestamp: number): SequenceVerdict {
+  noteReceived(ssrc: number, sequenceNumber: number, rtpTimestamp: number, audio: boolean): SequenceVerdict {
     if (ssrc !== this.remoteSsrc) {
       this.remoteSsrc = ssrc;
       this.statistics = new RtpReceiverStatistics();
       this.lastSr = 0;
     }
     const verdict = this.statistics.updateSequence(sequenceNumber);
-    this.statistics.updateJitter(rtpTimestamp, this.clock.now() * RTP_UNITS_PER_MS);
+    if (audio) this.statistics.updateJitter(rtpTimestamp, this.clock.now() * RTP_UNITS_PER_MS);
     return verdict;
   }
 

@@ -96,9 +96,9 @@ export class RtpReceiverStatistics {
 
   /**
    * A.8: updates the jitter estimate with a packet's RTP timestamp and its arrival time in
-   * the same units. Packets repeating the previous timestamp (RFC 4733 event updates) are
-   * skipped: RFC 4733 §2.5.2.2 computes jitter "based on all packets with a given timestamp"
-   * as one, and their spacing is not network delay.
+   * the same units. A packet repeating the previous timestamp (an RFC 4733 event update, a
+   * duplicate) is skipped: RFC 4733 §2.5.2.2 has jitter computed "based on all packets with a
+   * given timestamp" together, and their spacing is not network delay.
    */
   updateJitter(rtpTimestamp: number, arrivalUnits: number): void {
     if (this.haveTransit && rtpTimestamp === this.lastTimestamp) return;
