@@ -335,3 +335,21 @@ test('RTCP reporter: SR while sending, RR when not, CNAME always, RTT from LSR/D
   assert.equal(decodeRtcp(a.report())[0].type, 'sr');
   assert.equal(decodeRtcp(a.report())[0].type, 'rr');
 });
+
+test('RTCP reporter: RFC 4733 events interleaved with audio (as baresip sends them) do not count as jitter', () => {
+  const clock = new FakeClock();
+  const r = new RtcpReporter({ clock }, { ssrc: 1, cname: 'x' });
+  let seq = 0;
+  for (let i = 0; i < 100; i++) {
+    r.noteReceived(2, seq++, 10_000 + i * 160, true);
+    // The event's updates carry its start time, 20 ms after 20 ms.
+    if (i >= 20 && i < 40) r.noteReceived(2, seq++, 10_000 + 20 * 160, false);
+    clock.advance(20);
+  }
+  assert.equal(r.statistics.jitter, 0);
+  assert.equal(r.statistics.cumulativeLost, 0);
+  // A new SSRC starts the statistics afresh.
+  r.noteReceived(3, 500, 0, true);
+  assert.equal(r.remoteSsrc, 3);
+  assert.equal(r.statistics.received, 0);
+});

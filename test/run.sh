@@ -4,12 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian tools of the interop tier.
-if ! command -v tshark >/dev/null 2>&1; then
-  echo "test/run.sh: installing tshark" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null
-fi
+# Debian tools of the interop tier: tshark (RELOAD and SIP dissectors), sipp (sip-tester),
+# baresip (baresip-core: no GTK or FFmpeg).
+updated=
+install() {
+  echo "test/run.sh: installing $*" >&2
+  [ -n "$updated" ] || { apt-get update -qq; updated=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+command -v tshark >/dev/null 2>&1 || install tshark
+command -v sipp >/dev/null 2>&1 || install --no-install-recommends sip-tester
+command -v baresip >/dev/null 2>&1 || install --no-install-recommends baresip-core
 
 # npm packages, exactly as locked.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -56,6 +56,8 @@ export interface SipSettings {
   noAnswerMs?: number;
   /** Refuse an incoming call with 480 after it rang this many ms; default 90 s. */
   ringTimeoutMs?: number;
+  /** How callers should reach us, stated in contact_prefs (RFC 7904 §3.2, §5): `sip` (TCP) or `sips` (TLS); default sip. */
+  scheme?: 'sip' | 'sips';
 }
 
 /** The embedded default: a new overlay, this device its first node. */
@@ -79,7 +81,7 @@ const USAGE = `usage: p2psip run [--config FILE] [--overlay NAME] [--listen HOST
                   [--control PATH] [--reliability-timer MS] [--max-links N] [--fingers N]
                   [--storage-budget BYTES] [--overlay-config FILE.xml]
                   [--sip-listen HOST:PORT] [--audio-in SPEC] [--audio-out SPEC] [--auto-answer MS]
-                  [--no-answer MS] [--ring-timeout MS]`;
+                  [--no-answer MS] [--ring-timeout MS] [--sip-scheme sip|sips]`;
 
 /** Embedded default, then the JSON file of --config, then the flags. */
 export function deviceConfigFrom(args: string[]): DeviceConfig {
@@ -119,6 +121,10 @@ export function deviceConfigFrom(args: string[]): DeviceConfig {
       case 'auto-answer': config.sip = { ...config.sip, autoAnswerMs: positive(name, value) }; break;
       case 'no-answer': config.sip = { ...config.sip, noAnswerMs: positive(name, value) }; break;
       case 'ring-timeout': config.sip = { ...config.sip, ringTimeoutMs: positive(name, value) }; break;
+      case 'sip-scheme':
+        if (value !== 'sip' && value !== 'sips') throw new Error(`--sip-scheme is sip or sips, got "${value}"`);
+        config.sip = { ...config.sip, scheme: value };
+        break;
       default: throw new Error(`unknown option --${name}\n${USAGE}`);
     }
   }

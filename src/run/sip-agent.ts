@@ -34,7 +34,11 @@ export async function startSipAgent(device: OverlayDevice, config: DeviceConfig,
   await transport.start();
   const transactions = new TransactionLayer({ clock: components.clock, log: logFor('sip:transaction'), transport });
   transport.onMessage = (message, source) => transactions.receive(message, source);
-  const connections = new SipConnections({ node: device.node, transport, log: logFor('usage:sip') });
+  const connections = new SipConnections({
+    node: device.node, transport, log: logFor('usage:sip'),
+    tls: { key: device.identity.privateKeyPem, cert: device.identity.certificatePem, verifyPeer: (der) => device.security.verifyPeer(der) },
+  });
+  await connections.start(listen.host);
   transport.onFlowClosed = (flow) => connections.flowClosed(flow);
   const aor = config.userName;
   const locator = new OverlayLocator({ data: device.data, connections, log: logFor('usage:sip') }, {
@@ -53,8 +57,11 @@ export async function startSipAgent(device: OverlayDevice, config: DeviceConfig,
   });
   // RFC 7904 §3: our AOR is the certificate's user name, stored with our Node-ID as the key
   // and ourselves as the trivial destination list. Clients register too: any node may store.
-  void registrations.register(aor, { destinationList: [nodeDestination(device.identity.nodeId)] }).catch(() => {
-    // Failures are kept in the registration's status and retried with backoff.
+  const contactPrefs = sip.scheme === 'sips' ? '(sip.schemes=SIPS)' : '(sip.schemes=SIP)';
+  void registrations.register(aor, { destinationList: [nodeDestination(device.identity.nodeId)], contactPrefs }).catch((e: Error) => {
+    // Network failures stay in the registration's status and are retried with backoff;
+    // only a registration that can never succeed (not our AOR) ends up here.
+    logFor('usage:sip').error('AOR not registered', { aor, error: e.message });
   });
   let stopped = false;
   return {
@@ -68,6 +75,7 @@ export async function startSipAgent(device: OverlayDevice, config: DeviceConfig,
       await new Promise((r) => setTimeout(r, 50));
       await registrations.remove(aor).catch(() => {});
       registrations.close();
+      connections.close();
       transactions.close();
       transport.close();
     },

@@ -57,7 +57,7 @@ export class TransactionLayer {
       this.counters.refused++;
       throw new Error(`transaction table full (${this.max})`);
     }
-    const transportName = 'flow' in to ? 'TCP' : to.transport;
+    const transportName = 'flow' in to ? to.flow.transport : to.transport;
     if (!via || request.headers.get('Via') === undefined) request.headers.prepend('Via', this.components.transport.via(transportName, via?.branch ?? newBranch()));
     const reliable = transportName !== 'UDP';
     const components = { clock: this.components.clock, transport: this.components.transport };
@@ -78,7 +78,7 @@ export class TransactionLayer {
 
   /** An ACK for a 2xx, which is not a transaction (§17.1.1.3, §13.2.2.4): sent once per 2xx. */
   sendAck(ack: SipRequest, to: SipDestination): void {
-    const transportName = 'flow' in to ? 'TCP' : to.transport;
+    const transportName = 'flow' in to ? to.flow.transport : to.transport;
     if (!ack.headers.has('Via')) ack.headers.prepend('Via', this.components.transport.via(transportName, newBranch()));
     this.components.transport.send(ack, to).catch(() => {});
   }

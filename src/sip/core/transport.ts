@@ -10,12 +10,14 @@ import { SipParseError, SipStreamFramer, parseMessage } from './parse.ts';
 import { serialize } from './serialize.ts';
 import { formatVia, parseVia } from './uri.ts';
 
-export type SipTransportName = 'UDP' | 'TCP';
+export type SipTransportName = 'UDP' | 'TCP' | 'TLS';
 
 /** A connection-oriented path to one peer: a TCP socket we accepted, opened, or adopted. */
 export interface SipFlow {
   readonly id: number;
   readonly remote: { host: string; port: number };
+  /** `TLS` for a TLS socket (SIPS, RFC 3261 §26.2), else `TCP`: what our Via says over it. */
+  readonly transport: 'TCP' | 'TLS';
   readonly open: boolean;
   /** Where the connection came from: `tcp` (accepted or dialled) or an application such as `appattach`. */
   readonly origin: string;
@@ -114,8 +116,8 @@ export class SipTransport {
   }
 
   /** Takes over a connected stream socket (an AppAttach connection); its messages arrive like any other. */
-  adoptSocket(socket: Socket, origin: string): SipFlow | undefined {
-    return this.adopt(socket, origin);
+  adoptSocket(socket: Socket, origin: string, transport: 'TCP' | 'TLS' = 'TCP'): SipFlow | undefined {
+    return this.adopt(socket, origin, transport);
   }
 
   flowFor(id: number): SipFlow | undefined {
@@ -135,6 +137,7 @@ export class SipTransport {
       this.write(flow, bytes);
       return;
     }
+    if (to.transport === 'TLS') throw new Error('SIPS goes over an established TLS flow only');
     if (to.transport === 'UDP') {
       if (bytes.length > SIP_MAX_DATAGRAM_BYTES) throw new Error(`message of ${bytes.length} bytes too large for UDP`);
       await new Promise<void>((resolve, reject) => this.udp!.send(bytes, to.port, to.host, (e) => (e ? reject(e) : resolve())));
@@ -202,7 +205,7 @@ export class SipTransport {
     this.counters.sent++;
   }
 
-  private adopt(socket: Socket, origin: string): FlowState | undefined {
+  private adopt(socket: Socket, origin: string, transport: 'TCP' | 'TLS' = 'TCP'): FlowState | undefined {
     if (this.closed || this.flows.size >= (this.init.maxFlows ?? SIP_MAX_FLOWS)) {
       this.counters.flowsRefused++;
       this.components.log.warn('SIP connection refused: flow table full', { max: this.init.maxFlows ?? SIP_MAX_FLOWS });
@@ -211,20 +214,20 @@ export class SipTransport {
     }
     socket.setNoDelay(true);
     const flow: FlowState = {
-      id: this.nextFlowId++, remote: { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, open: true, origin,
+      id: this.nextFlowId++, remote: { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, transport, open: true, origin,
       socket, framer: new SipStreamFramer(), lastActivity: Date.now(),
     };
     this.flows.set(flow.id, flow);
     flow.framer.onMessage = (message) => {
       flow.lastActivity = Date.now();
-      this.deliver(message, { transport: 'TCP', host: flow.remote.host, port: flow.remote.port, flow });
+      this.deliver(message, { transport: flow.transport, host: flow.remote.host, port: flow.remote.port, flow });
     };
     // RFC 5626 §3.5.1: a double-CRLF ping is answered with a single CRLF pong.
     flow.framer.onKeepalive = () => { flow.lastActivity = Date.now(); if (flow.open) socket.write('\r\n'); };
     flow.framer.onError = (e) => {
       this.counters.parseErrors++;
       this.components.log.warn('malformed SIP on a stream: closing it', { remote: `${flow.remote.host}:${flow.remote.port}`, error: e.message });
-      this.answerBadRequest(e, { transport: 'TCP', host: flow.remote.host, port: flow.remote.port, flow });
+      this.answerBadRequest(e, { transport: flow.transport, host: flow.remote.host, port: flow.remote.port, flow });
       socket.end();
     };
     socket.on('data', (chunk) => flow.framer.push(chunk));

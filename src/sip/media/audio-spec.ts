@@ -3,8 +3,8 @@
 // sources; `null`, `wav:/path/file.wav`, `alsa`, `alsa:plughw:1,0` for sinks.
 import type { Logger } from '../../util/log.ts';
 import { AlsaSink, AlsaSource, type Spawn } from './alsa.ts';
-import { NullSink, SilenceSource, ToneSource, TONE_DEFAULT_AMPLITUDE, type AudioSink, type AudioSource } from './audio.ts';
-import { SAMPLE_RATE_HZ } from './constants.ts';
+import { NullSink, SilenceSource, ToneSource, type AudioSink, type AudioSource } from './audio.ts';
+import { SAMPLE_RATE_HZ, TONE_DEFAULT_AMPLITUDE } from './constants.ts';
 import { WavFileSink, WavFileSource } from './wav.ts';
 
 export type AudioSourceSpec =

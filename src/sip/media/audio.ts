@@ -2,7 +2,7 @@
 // the unit G.711 RTP packets carry (RFC 3551 §4.5.14, §4.2). The media session pulls one
 // frame from its source per packet and pushes every received frame to its sink; both are
 // plain interfaces so tests and devices plug in alike.
-import { SAMPLE_RATE_HZ } from './constants.ts';
+import { SAMPLE_RATE_HZ, TONE_DEFAULT_AMPLITUDE } from './constants.ts';
 
 export interface AudioSource {
   /** Fills `frame` with the next samples; never blocks, fills silence when it has nothing. */
@@ -39,8 +39,6 @@ export interface ToneSourceInit {
   /** Default 8000. */
   sampleRateHz?: number;
 }
-
-export const TONE_DEFAULT_AMPLITUDE = 8000;
 
 /** A sine tone whose phase runs on from frame to frame, so frames join without clicks. */
 export class ToneSource implements AudioSource {

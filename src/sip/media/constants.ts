@@ -48,6 +48,19 @@ export const DTMF_EVENT_TIMEOUT_MS = 3 * DTMF_PACKET_INTERVAL_MS;
 /** Events remembered to recognise late or repeated reports of a digit already delivered. */
 export const DTMF_HISTORY_EVENTS = 16;
 
+/** Largest SDP body parsed; a phone's offer is well under 2 KiB. */
+export const SDP_MAX_BYTES = 16 * 1024;
+/** Lines per description: a bound on the parse. */
+export const SDP_MAX_LINES = 512;
+/** Media descriptions (m= lines) per session description. */
+export const SDP_MAX_MEDIA = 16;
+
+/** Duration written in an `application/dtmf-relay` INFO body when none is given; what most phones put there. */
+export const DTMF_INFO_DURATION_MS = 160;
+
+/** Peak amplitude of a tone source when none is given: about -12 dB below full scale. */
+export const TONE_DEFAULT_AMPLITUDE = 8000;
+
 /** WAV files read into memory whole; larger files are refused. 16 MiB is ~17 minutes at 8 kHz. */
 export const WAV_MAX_FILE_BYTES = 16 * 1024 * 1024;
 /** WAV recordings stop growing here (≈70 minutes at 8 kHz); later frames are counted as dropped. */

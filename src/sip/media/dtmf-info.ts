@@ -1,12 +1,11 @@
 // DTMF in SIP INFO bodies, the out-of-band alternative to RFC 4733 that many phones and
 // PBXs use: `application/dtmf-relay` ("Signal=5\r\nDuration=160\r\n", a de facto format from
 // Cisco) and `application/dtmf` (the bare digit or its event code).
+import { DTMF_INFO_DURATION_MS } from './constants.ts';
 import { digitToEvent, eventToDigit } from './telephone-event.ts';
 
 export const DTMF_RELAY_CONTENT_TYPE = 'application/dtmf-relay';
 export const DTMF_CONTENT_TYPE = 'application/dtmf';
-/** Duration written when none is given; what most phones put in dtmf-relay. */
-export const DTMF_INFO_DURATION_MS = 160;
 /** Bodies longer than this are not a DTMF report. */
 const MAX_BODY_CHARS = 256;
 

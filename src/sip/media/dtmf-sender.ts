@@ -177,6 +177,7 @@ export class DtmfSender {
       // for an event MUST have the E bit set"; updates carry "the total cumulative duration
       // since the beginning of the event".
       this.emit(this.packets === 1, ended, Math.min(elapsed, this.toneUnits));
+      if (this.currentState !== 'tone') return; // stopped from inside send()
       if (ended) {
         this.endPackets = 1;
         this.transition('ending');
@@ -188,6 +189,7 @@ export class DtmfSender {
       // §2.5.1.4: "The final packet for each event ... SHOULD be sent a total of three times
       // at the interval used by the source for updates."
       this.emit(false, true, this.toneUnits);
+      if (this.currentState !== 'ending') return; // stopped from inside send()
       this.endPackets++;
       if (this.endPackets < DTMF_END_PACKETS) {
         this.schedule(this.intervalMs, () => this.onInterval());

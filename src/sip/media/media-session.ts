@@ -13,7 +13,9 @@ import {
 } from './constants.ts';
 import { DtmfReceiver } from './dtmf-receiver.ts';
 import { DtmfSender, type DtmfPacket } from './dtmf-sender.ts';
-import { g711Decode, g711Encode, type G711Codec } from './g711.ts';
+import { g711Encode } from './g711.ts';
+import { PeerAddress } from './peer-address.ts';
+import { Playout } from './playout.ts';
 import { decodeRtcp } from './rtcp.ts';
 import { RtcpReporter } from './rtcp-reporter.ts';
 import { decodeRtp, encodeRtp, looksLikeRtcp } from './rtp.ts';
@@ -92,10 +94,6 @@ function hasRecv(n: NegotiatedMedia): boolean {
   return n.direction === 'sendrecv' || n.direction === 'recvonly';
 }
 
-function sameEndpoint(a: Endpoint | undefined, address: string, port: number): boolean {
-  return a !== undefined && a.address === address && a.port === port;
-}
-
 export class MediaSession {
   /** The RTP port; RTCP is on port + 1. */
   readonly port: number;
@@ -109,7 +107,8 @@ export class MediaSession {
   private readonly rtcp: Socket;
   private readonly source: AudioSource;
   private readonly sink: AudioSink;
-  private readonly symmetric: boolean;
+  private readonly peer: PeerAddress;
+  private readonly playout: Playout;
   private readonly rtcpIntervalMs: number;
   private readonly ssrc: number;
   private readonly reporter: RtcpReporter;
@@ -119,10 +118,6 @@ export class MediaSession {
   private currentState: MediaSessionState = 'open';
   private negotiated: NegotiatedMedia | undefined;
   private receiveFormats = new Map<number, ReceiveFormat['format']>();
-  private remote: Endpoint | undefined;
-  private remoteRtcp: Endpoint | undefined;
-  private rtpLatched = false;
-  private rtcpLatched = false;
   private sequence: number;
   private readonly timestampBase: number;
   private startAt = 0;
@@ -132,11 +127,8 @@ export class MediaSession {
   private rtcpTimer: TimerHandle | undefined;
   private readonly sendFrame = new Int16Array(FRAME_SAMPLES);
   private readonly sendPayload = new Uint8Array(FRAME_SAMPLES);
-  private readonly decoded = new Int16Array(MEDIA_MAX_DATAGRAM_BYTES);
-  private readonly playFrame = new Int16Array(FRAME_SAMPLES);
-  private playFill = 0;
   private readonly loggedDrops = new Set<DropReason>();
-  private audioFailureLogged = false;
+  private sourceFailureLogged = false;
   private readonly count = {
     rtpSent: 0, rtpReceived: 0, rtpDropped: 0, bytesSent: 0, bytesReceived: 0, rtcpSent: 0, rtcpReceived: 0, rtcpDropped: 0,
     dtmfSent: 0, dtmfReceived: 0, dtmfRefused: 0, framesSkipped: 0,
@@ -157,7 +149,8 @@ export class MediaSession {
     this.rtcp = rtcp;
     this.source = init.source;
     this.sink = init.sink;
-    this.symmetric = init.symmetricRtp ?? true;
+    this.peer = new PeerAddress({ log: this.log }, { symmetric: init.symmetricRtp ?? true });
+    this.playout = new Playout({ log: this.log }, { sink: init.sink, detector: this.detector });
     this.rtcpIntervalMs = init.rtcpIntervalMs ?? RTCP_INTERVAL_MS;
     // RFC 3550 §5.1: the initial sequence number and timestamp "SHOULD be random"; §8.1: so is the SSRC.
     const random = randomBytes(10);
@@ -197,10 +190,7 @@ export class MediaSession {
   start(negotiated: NegotiatedMedia): void {
     if (this.currentState === 'stopped') throw new Error('media session: start() after stop()');
     this.negotiated = negotiated;
-    this.remote = { ...negotiated.remote };
-    this.remoteRtcp = negotiated.remoteRtcp ? { ...negotiated.remoteRtcp } : { address: negotiated.remote.address, port: negotiated.remote.port + 1 };
-    this.rtpLatched = false;
-    this.rtcpLatched = false;
+    this.peer.reset(negotiated);
     const receive = negotiated.receive ?? [
       { payloadType: negotiated.payloadType, format: negotiated.codec },
       ...(negotiated.telephoneEventPayloadType === undefined ? [] : [{ payloadType: negotiated.telephoneEventPayloadType, format: 'telephone-event' as const }]),
@@ -261,7 +251,7 @@ export class MediaSession {
     this.dtmfSender.stop();
     this.dtmfReceiver.stop();
     this.closeAudio();
-    const to = this.remoteRtcp;
+    const to = this.peer.destination('rtcp');
     if (wasStarted && to) {
       // The sockets close once the BYE has left: closing first would discard it.
       this.sendRtcp(to, this.reporter.report({}), () => this.closeSockets());
@@ -300,11 +290,13 @@ export class MediaSession {
     try {
       this.source.read(this.sendFrame);
     } catch (err) {
-      this.audioFailed('audio source failed; sending silence', err);
+      // A failing sound card must not take the call down with it.
+      if (!this.sourceFailureLogged) this.log.warn('audio source failed; sending silence', { err });
+      this.sourceFailureLogged = true;
       this.sendFrame.fill(0);
     }
     const n = this.negotiated;
-    if (!n || !hasSend(n) || !this.remote) return;
+    if (!n || !hasSend(n)) return;
     if (this.dtmfSender.busy) {
       // RFC 4733 §2.5.1.2 lets events and audio alternate; the event stands for the audio of
       // its time. Audio resumes as a new talkspurt (RFC 3551 §4.1: marker bit).
@@ -323,7 +315,7 @@ export class MediaSession {
   }
 
   private sendRtp(payloadType: number, marker: boolean, timestamp: number, payload: Uint8Array): void {
-    const to = this.remote;
+    const to = this.peer.destination('rtp');
     if (!to) return;
     const bytes = encodeRtp({ marker, payloadType, sequenceNumber: this.sequence, timestamp, ssrc: this.ssrc, payload });
     this.sequence = (this.sequence + 1) & 0xffff;
@@ -342,7 +334,8 @@ export class MediaSession {
     this.rtcpTimer = this.clock.setTimeout(() => {
       this.rtcpTimer = undefined;
       if (this.currentState !== 'started') return;
-      if (this.remoteRtcp) this.sendRtcp(this.remoteRtcp, this.reporter.report());
+      const to = this.peer.destination('rtcp');
+      if (to) this.sendRtcp(to, this.reporter.report());
       this.scheduleRtcp(this.rtcpIntervalMs);
     }, delay);
   }
@@ -366,24 +359,6 @@ export class MediaSession {
     }
   }
 
-  /** Symmetric RTP: the first packet from the peer fixes where it is; later ones must match. */
-  private fromPeer(kind: 'rtp' | 'rtcp', rinfo: RemoteInfo): boolean {
-    if (!this.symmetric) return true;
-    const latched = kind === 'rtp' ? this.rtpLatched : this.rtcpLatched;
-    const current = kind === 'rtp' ? this.remote : this.remoteRtcp;
-    if (latched) return sameEndpoint(current, rinfo.address, rinfo.port);
-    const found = { address: rinfo.address, port: rinfo.port };
-    if (!sameEndpoint(current, rinfo.address, rinfo.port)) this.log.info(`${kind.toUpperCase()} latched to the peer's source address`, { signalled: current, actual: found });
-    if (kind === 'rtp') {
-      this.remote = found;
-      this.rtpLatched = true;
-    } else {
-      this.remoteRtcp = found;
-      this.rtcpLatched = true;
-    }
-    return true;
-  }
-
   private onRtpDatagram(msg: Buffer, rinfo: RemoteInfo): void {
     if (this.currentState === 'stopped') return;
     if (msg.length > MEDIA_MAX_DATAGRAM_BYTES) return this.drop('too_large', { bytes: msg.length });
@@ -401,7 +376,7 @@ export class MediaSession {
     const format = this.receiveFormats.get(packet.payloadType);
     if (format === undefined) return this.drop('payload_type', { payloadType: packet.payloadType });
     if (!hasRecv(n)) return this.drop('direction');
-    if (!this.fromPeer('rtp', rinfo)) return this.drop('source', { from: `${rinfo.address}:${rinfo.port}` });
+    if (!this.peer.accept('rtp', rinfo.address, rinfo.port)) return this.drop('source', { from: `${rinfo.address}:${rinfo.port}` });
     this.count.rtpReceived++;
     this.count.bytesReceived += msg.length;
     this.reporter.noteReceived(packet.ssrc, packet.sequenceNumber, packet.timestamp, format !== 'telephone-event');
@@ -416,28 +391,7 @@ export class MediaSession {
       this.dtmfReceiver.receive(event, packet.timestamp, packet.marker);
       return;
     }
-    this.play(format, packet.payload);
-  }
-
-  /** Decodes and plays in 20 ms frames, whatever the peer's packet length. */
-  private play(codec: G711Codec, payload: Uint8Array): void {
-    const samples = g711Decode(codec, payload, this.decoded);
-    let i = 0;
-    while (i < samples.length) {
-      const n = Math.min(FRAME_SAMPLES - this.playFill, samples.length - i);
-      this.playFrame.set(samples.subarray(i, i + n), this.playFill);
-      this.playFill += n;
-      i += n;
-      if (this.playFill === FRAME_SAMPLES) {
-        this.playFill = 0;
-        this.detector.write(this.playFrame);
-        try {
-          this.sink.write(this.playFrame);
-        } catch (err) {
-          this.audioFailed('audio sink failed', err);
-        }
-      }
-    }
+    this.playout.play(format, packet.payload);
   }
 
   private onRtcpDatagram(msg: Buffer, rinfo: RemoteInfo, muxed: boolean): void {
@@ -457,18 +411,12 @@ export class MediaSession {
       }
       throw err;
     }
-    if (this.currentState !== 'started' || (!muxed && !this.fromPeer('rtcp', rinfo))) {
+    if (this.currentState !== 'started' || (!muxed && !this.peer.accept('rtcp', rinfo.address, rinfo.port))) {
       this.count.rtcpDropped++;
       return;
     }
     this.count.rtcpReceived++;
     this.reporter.receive(packets);
-  }
-
-  private audioFailed(message: string, err: unknown): void {
-    if (this.audioFailureLogged) return;
-    this.audioFailureLogged = true;
-    this.log.warn(message, { err });
   }
 
   private closeAudio(): void {

@@ -2,12 +2,7 @@
 // trailing blanks, empty lines) and strict where a wrong guess would send media astray
 // (v=, o=, c=, m= fields). Lines this model does not interpret are kept and written back
 // in their RFC 4566 §5 position.
-
-/** Largest SDP body parsed; a phone's offer is well under 2 KiB. */
-export const SDP_MAX_BYTES = 16 * 1024;
-/** Lines per description, and media descriptions per session: bounds on the parse. */
-export const SDP_MAX_LINES = 512;
-export const SDP_MAX_MEDIA = 16;
+import { SDP_MAX_BYTES, SDP_MAX_LINES, SDP_MAX_MEDIA } from './constants.ts';
 
 export type SdpErrorReason = 'too_large' | 'malformed';
 

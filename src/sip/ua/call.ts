@@ -51,9 +51,13 @@ export class Call {
   serverTx: InviteServerTransaction | undefined;
   /** Incoming: our answer SDP, prepared while ringing. */
   answerSdp: string | undefined;
+  /** Incoming: answered before the RTP sockets were open; the 200 OK follows once they are. */
+  answerWhenReady = false;
   dtmfReceived = '';
   dtmfSent = '';
   readonly timeline: { atMs: number; event: string }[] = [];
+  /** Outgoing: when the first 180 arrived; the call setup time is this minus startedAtMs. */
+  ringingAtMs: number | undefined;
   answeredAtMs: number | undefined;
   endedAtMs: number | undefined;
   /** Timers this call owns, cleared when it ends. */
@@ -83,6 +87,7 @@ export class Call {
       dialog: this.dialog ? { callId: this.dialog.callId, localTag: this.dialog.localTag, remoteTag: this.dialog.remoteTag, state: this.dialog.state } : null,
       dtmfReceived: this.dtmfReceived, dtmfSent: this.dtmfSent,
       media: this.media?.status() ?? null,
+      ringingAfterMs: this.ringingAtMs === undefined ? null : Math.round((this.ringingAtMs - this.startedAtMs) * 1000) / 1000,
       answeredAfterMs: this.answeredAtMs === undefined ? null : Math.round(this.answeredAtMs - this.startedAtMs),
       durationMs: this.answeredAtMs === undefined ? 0 : Math.round((this.endedAtMs ?? this.now()) - this.answeredAtMs),
       timeline: this.timeline,

@@ -24,4 +24,12 @@ export interface MediaLeg {
   close(): void;
 }
 
-export type MediaFactory = () => Promise<MediaLeg>;
+export interface MediaFactory {
+  /** Opens the sockets of a new leg. */
+  (): Promise<MediaLeg>;
+  /**
+   * Why an offer could never be answered, checked before any socket is opened so the UA can
+   * ring at once and refuse with 488 only what it must; undefined when it is acceptable.
+   */
+  refusal?(offer: string): string | undefined;
+}

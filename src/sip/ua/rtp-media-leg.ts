@@ -21,13 +21,19 @@ export interface RtpMediaInit {
 
 /** A MediaFactory opening a fresh RTP session per call. */
 export function rtpMediaFactory(components: { clock: Clock; log: Logger }, init: RtpMediaInit): MediaFactory {
-  return async () => {
+  const open = async (): Promise<MediaLeg> => {
     const source = audioFromSpec({ log: components.log }, init.source ?? 'silence', 'source');
     const sink = audioFromSpec({ log: components.log }, init.sink ?? 'null', 'sink');
     const session = await MediaSession.open(components, { address: init.address, source, sink, portRange: init.portRange })
       .catch((e: Error) => { source.close(); sink.close(); throw e; });
     return new RtpMediaLeg(session);
   };
+  // Offer/answer is pure: a stand-in port answers the same way the real one will.
+  const refusal = (offer: string): string | undefined => {
+    const r = answerOffer(offer, { address: init.address, port: 9 });
+    return r.ok ? undefined : `${r.refusal.reason}: ${r.refusal.detail}`;
+  };
+  return Object.assign(open, { refusal });
 }
 
 class RtpMediaLeg implements MediaLeg {

@@ -7,7 +7,7 @@ import { Dialog, dialogId, newCallId, newTag, tagOf } from '../core/dialog.ts';
 import { type SipRequest, type SipResponse, SipHeaders } from '../core/message.ts';
 import { type ServerTransaction, InviteServerTransaction, responseTo } from '../core/transaction.ts';
 import type { TransactionLayer } from '../core/transaction-layer.ts';
-import type { SipDestination, SipSource, SipTransport } from '../core/transport.ts';
+import type { SipDestination, SipSource, SipTransport, SipTransportName } from '../core/transport.ts';
 import { parseCSeq, parseUri } from '../core/uri.ts';
 import { SIP_UA_CALL_HISTORY, SIP_UA_MAX_CALLS, SIP_UA_NO_ANSWER_MS, SIP_UA_RING_TIMEOUT_MS, SIP_UA_USER_AGENT } from './constants.ts';
 import { type EndReason, type Fork, type ForkLeg, Call } from './call.ts';
@@ -65,10 +65,11 @@ export class UserAgent {
   }
 
   /** Our own address, for Contact headers of calls that do not go through the overlay. */
-  contactFor(transport: 'UDP' | 'TCP'): string {
+  contactFor(transport: SipTransportName): string {
     const user = this.aor.split('@')[0];
     const t = this.components.transport;
-    return `<sip:${user}@${t.advertisedHost}:${t.port}${transport === 'TCP' ? ';transport=tcp' : ''}>`;
+    // A TLS flow only exists as an AppAttach connection, whose calls carry our GRUU instead.
+    return `<sip:${user}@${t.advertisedHost}:${t.port}${transport === 'UDP' ? '' : ';transport=tcp'}>`;
   }
 
   all(): Call[] {
@@ -106,12 +107,19 @@ export class UserAgent {
   }
 
   private async place(call: Call, target: string): Promise<void> {
-    const forks = await this.components.locator.locate(target);
-    if (call.ended) return;
+    // The RTP sockets are opened while the overlay looks the target up: neither waits for the other.
+    const media = this.components.media();
+    let forks: Fork[];
+    try {
+      forks = await this.components.locator.locate(target);
+    } catch (e) {
+      void media.then((m) => m.close(), () => {});
+      throw e;
+    }
+    call.media = await media;
+    if (call.ended) { call.media.close(); return; }
     if (forks.length === 0) throw new Error(`no registration found for ${target}`);
     call.note(`located ${forks.length} device(s): ${forks.map((f) => f.label).join(', ')}`);
-    call.media = await this.components.media();
-    if (call.ended) { call.media.close(); return; }
     call.media.onDtmf = (digit) => this.dtmfReceived(call, digit, 'rfc4733');
     const offer = Buffer.from(call.media.offer());
     const callId = newCallId(this.components.transport.advertisedHost);
@@ -160,6 +168,7 @@ export class UserAgent {
         call.note(`${s} ${response.reason} from ${leg.label}`);
         if (call.state === 'calling') {
           call.state = 'ringing';
+          call.ringingAtMs = this.components.clock.now();
           this.onCallEvent(call, 'ringing', leg.label);
         }
       }
@@ -323,21 +332,16 @@ export class UserAgent {
         this.end(call, 'timeout');
       } else if (reason === 'transport' && !call.ended) this.end(call, 'failed');
     };
-    try {
-      call.media = await this.components.media();
-      call.media.onDtmf = (digit) => this.dtmfReceived(call, digit, 'rfc4733');
-      const offer = Buffer.from(request.body).toString('utf8');
-      // §13.3.1: an INVITE without an offer would need ours in the 2xx; we require the offer.
-      if (offer.trim() === '') throw new MediaRefused('INVITE without an SDP offer');
-      call.answerSdp = call.media.answer(offer);
-    } catch (e) {
-      const refused = e instanceof MediaRefused;
-      call.note(`${refused ? 488 : 500}: ${(e as Error).message}`);
-      this.respond(tx, responseTo(request, refused ? 488 : 500, undefined, dialog.localTag));
+    const offer = Buffer.from(request.body).toString('utf8');
+    // §13.3.1: an INVITE without an offer would need ours in the 2xx; we require the offer.
+    const refusal = offer.trim() === '' ? 'INVITE without an SDP offer' : this.components.media.refusal?.(offer);
+    if (refusal) {
+      call.note(`488: ${refusal}`);
+      this.respond(tx, responseTo(request, 488, undefined, dialog.localTag));
       this.end(call, 'failed');
       return;
     }
-    if (call.ended) return;
+    // Ring first: the RTP sockets open while the phone rings, not before (call setup time).
     const ringing = responseTo(request, 180, undefined, dialog.localTag);
     ringing.headers.add('Contact', this.contactFor(source.transport));
     this.respond(tx, ringing);
@@ -349,6 +353,20 @@ export class UserAgent {
       this.respond(tx, responseTo(request, 480, undefined, dialog.localTag));
       this.end(call, 'no-answer');
     });
+    try {
+      const media = await this.components.media();
+      if (call.ended) { media.close(); return; }
+      call.media = media;
+      media.onDtmf = (digit) => this.dtmfReceived(call, digit, 'rfc4733');
+      call.answerSdp = media.answer(offer);
+      if (call.answerWhenReady) this.answer(call.id);
+    } catch (e) {
+      const refused = e instanceof MediaRefused;
+      call.note(`${refused ? 488 : 500}: ${(e as Error).message}`);
+      if (!call.ended) this.respond(tx, responseTo(request, refused ? 488 : 500, undefined, dialog.localTag));
+      this.end(call, 'failed');
+      return;
+    }
     if (this.init.autoAnswerMs !== undefined) this.timer(call, this.init.autoAnswerMs, () => { if (call.state === 'ringing') this.answer(call.id); });
   }
 
@@ -356,6 +374,11 @@ export class UserAgent {
   answer(id?: string): Call {
     const call = id ? this.find(id) : [...this.calls].reverse().find((c) => c.direction === 'incoming' && c.state === 'ringing');
     if (!call || call.direction !== 'incoming' || call.state !== 'ringing') throw new Error(id ? `call ${id} is not ringing here` : 'no call is ringing');
+    if (call.answerSdp === undefined) {
+      call.answerWhenReady = true;
+      call.note('answered; 200 OK once media is ready');
+      return call;
+    }
     const tx = call.serverTx!;
     const ok = responseTo(call.invite!, 200, undefined, call.dialog!.localTag);
     const overFlow = call.destination && 'flow' in call.destination;

@@ -40,7 +40,7 @@ export class OverlayLocator implements Locator {
     if (direct) return [direct];
     if (isGruu(target)) {
       const gruu = parseGruu(target);
-      const { flow, nodeId } = await this.components.connections.connect(gruu.destinationList);
+      const { flow, nodeId } = await this.components.connections.connect(gruu.destinationList, /^sips:/i.test(target) ? 'sips' : 'sip');
       return [{ label: toHex(nodeId).slice(0, 8), requestUri: withScheme(target), destination: { flow }, contact: this.contact }];
     }
     const resolution = await resolveAor(this.components.data, target, { servesDomain: this.init.servesDomain });
@@ -48,7 +48,7 @@ export class OverlayLocator implements Locator {
     // Parallel forking is the caller's choice (§4.2 step 3): every device gets its own branch;
     // one that cannot be reached does not hold up the others.
     const settled = await Promise.allSettled(resolution.targets.map(async (t) => {
-      const { flow, nodeId } = await this.components.connections.connect(t.destinationList);
+      const { flow, nodeId } = await this.components.connections.connect(t.destinationList, schemeFor(target, t.contactPrefs));
       const fork: Fork = {
         label: toHex(nodeId).slice(0, 8), requestUri: withScheme(gruuFor(t.aor, t.destinationList)), destination: { flow }, contact: this.contact,
       };
@@ -65,6 +65,15 @@ export class OverlayLocator implements Locator {
     }
     return forks;
   }
+}
+
+/**
+ * §5: "the caller SHOULD follow the callee's contact_prefs": a registration preferring
+ * `sip.schemes=SIPS` (RFC 3840 §9) is reached over SIPS, as is a `sips:` target.
+ */
+export function schemeFor(target: string, contactPrefs: string): 'sip' | 'sips' {
+  if (/^sips:/i.test(target)) return 'sips';
+  return /sip\.schemes\s*=\s*"?<?sips\b/i.test(contactPrefs) ? 'sips' : 'sip';
 }
 
 function withScheme(uri: string): string {
