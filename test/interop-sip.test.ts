@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Cluster, type DeviceProcess } from './harness/processes.ts';
 
 const HOST = '127.0.0.5';
@@ -150,6 +151,17 @@ describe('interop: sipp and baresip against our user agent, read by tshark', { s
     assert.equal(call.endReason, 'hangup-local');
   });
 
+  it('our UA registers with a sipp registrar scenario (REGISTER, §10.2)', async () => {
+    const scenario = fileURLToPath(new URL('./interop/sipp-registrar.xml', import.meta.url));
+    const sipp = run('sipp', ['-sf', scenario, '-i', HOST, '-p', String(SIPP_UAS_PORT), '-m', '1', '-nostdin', '-timeout', '30s', '-timeout_error'], dir);
+    await new Promise((r) => setTimeout(r, 500));
+    const registered = await cluster.command(device, `register sip:${HOST}:${SIPP_UAS_PORT} 900`);
+    assert.ok(registered.ok, registered.error);
+    assert.deepEqual(registered.result, { status: 200, reason: 'OK', expiresS: 600 });
+    const { code, output } = await sipp.done;
+    assert.equal(code, 0, `sipp registrar exited ${code}:\n${output}`);
+  });
+
   it('baresip calls our UA; we hear its tone and decode its DTMF', async () => {
     const home = join(dir, 'baresip');
     spawnSync('mkdir', ['-p', home]);
@@ -203,6 +215,7 @@ describe('interop: sipp and baresip against our user agent, read by tshark', { s
     const lines = fields.stdout.trim().split('\n').filter(Boolean);
     const methods = lines.map((l) => l.split('\t')[0]).filter(Boolean);
     const statuses = lines.map((l) => l.split('\t')[1]).filter(Boolean);
+    assert.ok(methods.includes('REGISTER'), 'REGISTER seen');
     for (const m of ['INVITE', 'ACK', 'BYE']) assert.ok(methods.filter((x) => x === m).length >= 4, `${m} seen ${methods.filter((x) => x === m).length} times`);
     for (const s of ['180', '200']) assert.ok(statuses.includes(s), `status ${s} seen`);
     const malformed = spawnSync('tshark', ['-r', pcap, ...decodeAs, '-Y', '_ws.malformed || _ws.expert.severity == error', '-T', 'fields', '-e', 'frame.number', '-e', '_ws.col.Info'],

@@ -8,7 +8,7 @@ import { SIP_MAX_DATAGRAM_BYTES, SIP_MAX_FLOWS, SIP_TCP_CONNECT_TIMEOUT_MS, SIP_
 import type { SipMessage, SipResponse } from './message.ts';
 import { SipParseError, SipStreamFramer, parseMessage } from './parse.ts';
 import { serialize } from './serialize.ts';
-import { formatVia, parseVia } from './uri.ts';
+import { formatVia, parseUri, parseVia } from './uri.ts';
 
 export type SipTransportName = 'UDP' | 'TCP' | 'TLS';
 
@@ -301,6 +301,23 @@ export class SipTransport {
     const now = Date.now();
     for (const f of this.flows.values()) if (now - f.lastActivity > SIP_FLOW_IDLE_MS && f.origin === 'tcp') f.socket.end();
   }
+}
+
+/**
+ * Where a sip: URI is reached without DNS SRV (a simplified RFC 3263 §4): its host and port
+ * (5060 by default), over TCP when `transport=tcp` says so, else UDP. Undefined for anything
+ * that is not a sip: URI with a host. A sips: URI needs a TLS flow, which only AppAttach opens.
+ */
+export function destinationOfUri(text: string): { transport: 'UDP' | 'TCP'; host: string; port: number } | undefined {
+  let uri;
+  try {
+    uri = parseUri(text);
+  } catch {
+    return undefined;
+  }
+  if (uri.scheme !== 'sip' || !uri.host) return undefined;
+  const transport = (uri.params.get('transport') ?? '').toLowerCase() === 'tcp' ? 'TCP' : 'UDP';
+  return { transport, host: uri.host.replace(/^\[|\]$/g, ''), port: uri.port ?? 5060 };
 }
 
 function reasonFor(status: number, message: string): string {

@@ -46,8 +46,9 @@ export class Call {
   dialog: Dialog | undefined;
   destination: SipDestination | undefined;
   media: MediaLeg | undefined;
-  /** Incoming: the INVITE and its server transaction, until answered or refused. */
+  /** Incoming: the INVITE that started the call. */
   invite: SipRequest | undefined;
+  /** The latest INVITE server transaction: the initial INVITE's, then a re-INVITE's; its 2xx awaits our ACK. */
   serverTx: InviteServerTransaction | undefined;
   /** Incoming: our answer SDP, prepared while ringing. */
   answerSdp: string | undefined;

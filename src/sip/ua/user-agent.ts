@@ -7,11 +7,11 @@ import { Dialog, dialogId, newCallId, newTag, tagOf } from '../core/dialog.ts';
 import { type SipRequest, type SipResponse, SipHeaders } from '../core/message.ts';
 import { type ServerTransaction, InviteServerTransaction, responseTo } from '../core/transaction.ts';
 import type { TransactionLayer } from '../core/transaction-layer.ts';
-import type { SipDestination, SipSource, SipTransport, SipTransportName } from '../core/transport.ts';
+import { type SipDestination, type SipSource, type SipTransport, type SipTransportName, destinationOfUri } from '../core/transport.ts';
 import { parseCSeq, parseUri } from '../core/uri.ts';
 import { SIP_UA_CALL_HISTORY, SIP_UA_MAX_CALLS, SIP_UA_NO_ANSWER_MS, SIP_UA_RING_TIMEOUT_MS, SIP_UA_USER_AGENT } from './constants.ts';
 import { type EndReason, type Fork, type ForkLeg, Call } from './call.ts';
-import { formatDtmfInfo, parseDtmfInfo } from './dtmf-info.ts';
+import { formatDtmfInfo, parseDtmfInfo } from '../media/dtmf-info.ts';
 import { type MediaFactory, MediaRefused } from './media-leg.ts';
 
 /** Methods we answer (§20.5 Allow). */
@@ -53,6 +53,7 @@ export class UserAgent {
   private readonly calls: Call[] = [];
   private readonly dialogs = new Map<string, Call>();
   private nextId = 1;
+  private registerSeq = 0;
   private closed = false;
 
   constructor(private readonly components: UserAgentComponents, private readonly init: UserAgentInit = {}) {
@@ -277,6 +278,40 @@ export class UserAgent {
     } catch { /* table full: Timer C of the far end, or our Timer B, ends the branch */ }
   }
 
+  /**
+   * Registers our AOR with a conventional registrar (§10.2), e.g. a PBX next to the overlay:
+   * To and From are our AOR, Contact our address, Expires the wanted lifetime (0 removes it).
+   * Resolves with the final status and the expiry the registrar granted.
+   */
+  register(registrar: string, expiresS = 3600): Promise<{ status: number; reason: string; expiresS: number | undefined }> {
+    const uri = toSipUri(registrar);
+    const destination = destinationOfUri(uri);
+    if (!destination) throw new Error(`registrar must be a sip: URI with a host, got "${registrar}"`);
+    const headers = new SipHeaders();
+    const aor = `<sip:${this.aor}>`;
+    headers.add('Max-Forwards', '70');
+    headers.add('From', `${aor};tag=${newTag()}`);
+    headers.add('To', aor);
+    headers.add('Call-ID', newCallId(this.components.transport.advertisedHost));
+    headers.add('CSeq', `${++this.registerSeq} REGISTER`);
+    headers.add('Contact', this.contactFor(destination.transport));
+    headers.add('Expires', String(expiresS));
+    headers.add('User-Agent', SIP_UA_USER_AGENT);
+    // §10.2: the Request-URI of a REGISTER names the registrar's domain, without a user part.
+    const request: SipRequest = { type: 'request', method: 'REGISTER', uri, headers, body: new Uint8Array(0) };
+    return new Promise((resolve, reject) => {
+      this.components.transactions.request(request, destination, {
+        onResponse: (r) => {
+          if (r.status < 200) return;
+          // §10.2.4: the registrar states the granted expiry in the Contact's expires or in Expires.
+          const granted = /;\s*expires\s*=\s*(\d+)/i.exec(r.headers.get('Contact') ?? '')?.[1] ?? r.headers.get('Expires');
+          resolve({ status: r.status, reason: r.reason, expiresS: granted === undefined ? undefined : Number(granted) });
+        },
+        onFailure: (reason, error) => reject(new Error(`REGISTER ${reason}${error ? `: ${error.message}` : ''}`)),
+      });
+    });
+  }
+
   // ---- incoming requests (§8.2, §12.2.2, §13.3) ----
 
   private receive(request: SipRequest, tx: ServerTransaction | undefined, source: SipSource): void {
@@ -342,7 +377,7 @@ export class UserAgent {
       return;
     }
     // Ring first: the RTP sockets open while the phone rings, not before (call setup time).
-    const ringing = responseTo(request, 180, undefined, dialog.localTag);
+    const ringing = this.withRecordRoute(request, responseTo(request, 180, undefined, dialog.localTag));
     ringing.headers.add('Contact', this.contactFor(source.transport));
     this.respond(tx, ringing);
     call.note('180 Ringing sent');
@@ -380,7 +415,7 @@ export class UserAgent {
       return call;
     }
     const tx = call.serverTx!;
-    const ok = responseTo(call.invite!, 200, undefined, call.dialog!.localTag);
+    const ok = this.withRecordRoute(call.invite!, responseTo(call.invite!, 200, undefined, call.dialog!.localTag));
     const overFlow = call.destination && 'flow' in call.destination;
     ok.headers.add('Contact', this.contactFor(overFlow ? 'TCP' : 'UDP'));
     ok.headers.add('Allow', ALLOWED_METHODS);
@@ -441,7 +476,8 @@ export class UserAgent {
   private async sendInfoDigits(call: Call, digits: string): Promise<void> {
     for (const digit of digits) {
       if (call.state !== 'active') return;
-      const info = call.dialog!.request('INFO', { type: 'application/dtmf-relay', bytes: Buffer.from(formatDtmfInfo(digit)) });
+      const body = formatDtmfInfo({ digit });
+      const info = call.dialog!.request('INFO', { type: body.contentType, bytes: Buffer.from(body.body) });
       await new Promise<void>((resolve) => {
         try {
           this.components.transactions.request(info, call.destination!, { onResponse: (r) => { if (r.status >= 200) resolve(); }, onFailure: () => resolve() });
@@ -470,7 +506,7 @@ export class UserAgent {
         return;
       case 'INFO': {
         const type = (request.headers.get('Content-Type') ?? '').split(';')[0].trim().toLowerCase();
-        const digit = parseDtmfInfo(type, Buffer.from(request.body).toString('utf8'));
+        const digit = parseDtmfInfo(type, Buffer.from(request.body).toString('utf8'))?.digit;
         if (digit === undefined && request.body.length > 0) {
           // RFC 6086 §4.2.2: an INFO package body we do not understand is refused with 415.
           const r = responseTo(request, 415);
@@ -492,6 +528,9 @@ export class UserAgent {
         } catch {
           return this.respond(tx, responseTo(request, 488));
         }
+        // §13.3.1.4: this 2xx is retransmitted until its ACK arrives; the ACK is matched to the
+        // call's latest INVITE transaction, so that is now this one.
+        call.serverTx = tx as InviteServerTransaction;
         return this.respond(tx, ok);
       }
       case 'OPTIONS':
@@ -504,6 +543,9 @@ export class UserAgent {
   private ack(request: SipRequest): void {
     const call = this.dialogs.get(dialogId(request.headers.get('Call-ID') ?? '', tagOf(request.headers.get('To')) ?? '', tagOf(request.headers.get('From')) ?? ''));
     if (!call || !call.serverTx) return;
+    // §17.1.1.3: an ACK carries the CSeq number of the INVITE it acknowledges; a late copy of an
+    // earlier one must not stop a re-INVITE's 2xx.
+    if (parseCSeq(request.headers.get('CSeq') ?? '').seq !== parseCSeq(call.serverTx.request.headers.get('CSeq') ?? '').seq) return;
     call.serverTx.acknowledged();
     if (call.state === 'active') call.note('ACK received');
   }
@@ -513,7 +555,8 @@ export class UserAgent {
     const call = invite && this.calls.find((c) => c.serverTx === invite);
     // §9.2: "If the UAS did not find a matching transaction for the CANCEL …, it SHOULD respond … 481".
     if (!invite || !call) return this.respond(tx, responseTo(request, 481));
-    this.respond(tx, responseTo(request, 200));
+    // §9.2: the 200 to the CANCEL and the response to the INVITE SHOULD carry the same To tag.
+    this.respond(tx, responseTo(request, 200, undefined, call.dialog?.localTag));
     if (call.state === 'ringing') {
       // "the UAS … SHOULD respond to the INVITE with a 487 (Request Terminated)".
       this.respond(invite, responseTo(call.invite!, 487, undefined, call.dialog!.localTag));
@@ -582,8 +625,19 @@ export class UserAgent {
   }
 
   private respond(tx: ServerTransaction, response: SipResponse): void {
+    // §8.2.6.2: "the UAS MUST add a tag to the To header field in the response (with the
+    // exception of the 100 (Trying) response". Dialog responses carry the dialog's tag already;
+    // a response that makes no dialog (OPTIONS, 481, 420 …) gets a fresh one.
+    const to = response.headers.get('To');
+    if (response.status > 100 && to !== undefined && !/;\s*tag=/i.test(to)) response.headers.set('To', `${to};tag=${newTag()}`);
     if (tx instanceof InviteServerTransaction) tx.respond(response);
     else tx.respond(response);
+  }
+
+  /** §12.1.1: "The UAS MUST copy all Record-Route header field values from the request into the response". */
+  private withRecordRoute(request: SipRequest, response: SipResponse): SipResponse {
+    for (const rr of request.headers.all('Record-Route')) response.headers.add('Record-Route', rr);
+    return response;
   }
 
   private withAllow(response: SipResponse): SipResponse {
@@ -617,14 +671,10 @@ export class UserAgent {
    */
   private inDialogDestination(dialog: Dialog, fallback: SipDestination): SipDestination {
     if ('flow' in fallback) return fallback;
-    try {
-      const uri = parseUri(dialog.remoteTarget);
-      if ((uri.scheme === 'sip' || uri.scheme === 'sips') && !uri.params.has('gr')) {
-        const transport = (uri.params.get('transport') ?? '').toUpperCase() === 'TCP' ? 'TCP' : fallback.transport;
-        return { transport, host: uri.host.replace(/^\[|\]$/g, ''), port: uri.port ?? 5060 };
-      }
-    } catch { /* keep the fallback */ }
-    return fallback;
+    // A GRUU remote target (RFC 7904 §6) is reached over the flow it came on, not by address.
+    if (/;\s*gr=/i.test(dialog.remoteTarget)) return fallback;
+    const d = destinationOfUri(dialog.remoteTarget);
+    return d ? { ...d, transport: d.transport === 'TCP' ? 'TCP' : fallback.transport } : fallback;
   }
 
   close(): void {

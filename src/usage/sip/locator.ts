@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { type NodeId, nodeDestination, toHex } from '../../codec/index.ts';
 import type { DataClient } from '../../reload/storage/index.ts';
 import type { Logger } from '../../util/log.ts';
-import { parseUri } from '../../sip/core/uri.ts';
+import { destinationOfUri } from '../../sip/core/transport.ts';
 import type { Fork } from '../../sip/ua/call.ts';
 import type { Locator } from '../../sip/ua/user-agent.ts';
 import { gruuFor, gruuParameter, isGruu, parseGruu } from './gruu.ts';
@@ -85,17 +85,11 @@ function withScheme(uri: string): string {
  * address, carries a port, or names a domain this overlay does not serve.
  */
 export function plainSipTarget(target: string, servesDomain: (domain: string) => boolean): Fork | undefined {
-  let uri;
-  try {
-    uri = parseUri(withScheme(target));
-  } catch {
-    return undefined;
-  }
-  if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return undefined;
-  if (uri.params.has('gr')) return undefined;
-  const host = uri.host.replace(/^\[|\]$/g, '');
-  if (!isIP(host) && uri.port === undefined && servesDomain(host)) return undefined;
-  const transport = (uri.params.get('transport') ?? '').toLowerCase() === 'tcp' ? 'TCP' : 'UDP';
-  const port = uri.port ?? 5060;
-  return { label: `${host}:${port}`, requestUri: withScheme(target), destination: { transport, host, port } };
+  const uri = withScheme(target);
+  if (/;\s*gr=/i.test(uri)) return undefined;
+  const destination = destinationOfUri(uri);
+  if (!destination) return undefined;
+  const explicitPort = /^sip:(?:[^@;?]*@)?(?:\[[^\]]*\]|[^:;?]*):\d+/i.test(uri);
+  if (!isIP(destination.host) && !explicitPort && servesDomain(destination.host)) return undefined;
+  return { label: `${destination.host}:${destination.port}`, requestUri: uri, destination };
 }
