@@ -48,6 +48,9 @@ export async function startSipAgent(device: OverlayDevice, config: DeviceConfig,
   const media = rtpMediaFactory({ clock: components.clock, log: logFor('sip:media') }, {
     address: transport.advertisedHost, source: sip.audioIn, sink: sip.audioOut,
   });
+  // The first RTP session of a process costs tens of ms (socket bindings and tables set up on
+  // first use); paying it at start keeps it out of the first call's setup time.
+  await media().then((leg) => { leg.offer(); leg.close(); }, () => {});
   const ua = new UserAgent({ clock: components.clock, log: logFor('sip:ua'), transport, transactions, locator, media }, {
     aor, autoAnswerMs: sip.autoAnswerMs, noAnswerMs: sip.noAnswerMs, ringTimeoutMs: sip.ringTimeoutMs,
   });

@@ -1,14 +1,15 @@
 // The SIP transport layer (RFC 3261 §18): UDP and TCP, plus stream connections handed in from
 // elsewhere (the direct connection an AppAttach opened, RFC 7904 §5). Requests go out to an
 // address or over a chosen flow; responses go back the way their request came (§18.2.2).
+import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket, type RemoteInfo } from 'node:dgram';
 import { createConnection, createServer, isIP, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../util/log.ts';
 import { SIP_MAX_DATAGRAM_BYTES, SIP_MAX_FLOWS, SIP_TCP_CONNECT_TIMEOUT_MS, SIP_FLOW_IDLE_MS } from './constants.ts';
-import type { SipMessage, SipResponse } from './message.ts';
+import { type SipMessage, type SipResponse, SipHeaders } from './message.ts';
 import { SipParseError, SipStreamFramer, parseMessage } from './parse.ts';
 import { serialize } from './serialize.ts';
-import { formatVia, parseUri, parseVia } from './uri.ts';
+import { formatVia, parseCSeq, parseNameAddr, parseUri, parseVia } from './uri.ts';
 
 export type SipTransportName = 'UDP' | 'TCP' | 'TLS';
 
@@ -260,19 +261,7 @@ export class SipTransport {
 
   private deliver(message: SipMessage, source: SipSource): void {
     this.counters.received++;
-    if (message.type === 'request') {
-      // §18.2.1: the server transport notes where the request really came from in the top Via.
-      const top = message.headers.get('Via');
-      if (top) {
-        try {
-          const via = parseVia(top);
-          let changed = false;
-          if (via.host !== source.host) { via.params.set('received', source.host); changed = true; }
-          if (via.params.has('rport') && !via.params.get('rport')) { via.params.set('rport', String(source.port)); via.params.set('received', source.host); changed = true; }
-          if (changed) message.headers.setFirst('Via', formatVia(via));
-        } catch { /* the transaction layer answers a bad Via */ }
-      }
-    }
+    if (message.type === 'request') markReceived(message.headers, source);
     try {
       this.onMessage(message, source);
     } catch (e) {
@@ -287,12 +276,11 @@ export class SipTransport {
   private answerBadRequest(error: SipParseError, source: SipSource): void {
     const partial = error.partial;
     if (!partial || !partial.method || partial.method === 'ACK') return;
-    const h = partial.headers;
-    if (!h.get('Via') || !h.get('Call-ID') || !h.get('CSeq') || !h.get('From') || !h.get('To')) return;
-    const response: SipResponse = { type: 'response', status: error.status, reason: reasonFor(error.status, error.message), headers: h.clone(), body: new Uint8Array(0) };
-    for (const { name } of [...h.entries()]) {
-      if (!['via', 'from', 'to', 'call-id', 'cseq'].includes(name.toLowerCase())) response.headers.delete(name);
-    }
+    const headers = answerFields(partial.headers);
+    if (!headers) return;
+    // §18.2.2 and RFC 3581 §4: like any response, it goes to where the request came from.
+    markReceived(headers, source);
+    const response: SipResponse = { type: 'response', status: error.status, reason: reasonFor(error.status, error.message), headers, body: new Uint8Array(0) };
     this.counters.badRequestsAnswered++;
     void this.send(response, this.responseDestination(response, source)).catch(() => { this.counters.sendErrors++; });
   }
@@ -318,6 +306,49 @@ export function destinationOfUri(text: string): { transport: 'UDP' | 'TCP'; host
   if (uri.scheme !== 'sip' || !uri.host) return undefined;
   const transport = (uri.params.get('transport') ?? '').toLowerCase() === 'tcp' ? 'TCP' : 'UDP';
   return { transport, host: uri.host.replace(/^\[|\]$/g, ''), port: uri.port ?? 5060 };
+}
+
+/**
+ * §18.2.1: the server transport notes where a request really came from in its top Via
+ * (`received`), and fills in an empty `rport` with the source port (RFC 3581 §4).
+ */
+function markReceived(headers: SipHeaders, source: SipSource): void {
+  const top = headers.get('Via');
+  if (!top) return;
+  try {
+    const via = parseVia(top);
+    let changed = false;
+    if (via.host !== source.host) { via.params.set('received', source.host); changed = true; }
+    if (via.params.has('rport') && !via.params.get('rport')) { via.params.set('rport', String(source.port)); via.params.set('received', source.host); changed = true; }
+    if (changed) headers.setFirst('Via', formatVia(via));
+  } catch { /* the transaction layer answers a bad Via */ }
+}
+
+/**
+ * The fields an error response to a malformed request copies (§8.2.6.2): every Via, and the
+ * first From, To, Call-ID and CSeq, the To with a tag added when it has none. Undefined when
+ * the client could not read the answer back or match it to its transaction (§17.1.3: top Via
+ * branch and CSeq method): then there is nothing worth sending.
+ */
+function answerFields(request: SipHeaders): SipHeaders | undefined {
+  const vias = request.all('Via');
+  const from = request.get('From');
+  const to = request.get('To');
+  const callId = request.get('Call-ID');
+  const cseq = request.get('CSeq');
+  if (vias.length === 0 || !from || !to || !callId || !cseq || /\s/.test(callId)) return undefined;
+  let tagged = to;
+  try {
+    for (const via of vias) parseVia(via);
+    parseCSeq(cseq);
+    parseNameAddr(from);
+    if (!parseNameAddr(to).params.get('tag')) tagged = `${to};tag=${randomBytes(6).toString('hex')}`;
+  } catch {
+    return undefined;
+  }
+  const headers = new SipHeaders();
+  for (const via of vias) headers.add('Via', via);
+  return headers.add('From', from).add('To', tagged).add('Call-ID', callId).add('CSeq', cseq);
 }
 
 function reasonFor(status: number, message: string): string {

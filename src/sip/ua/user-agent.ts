@@ -19,7 +19,8 @@ export const ALLOWED_METHODS = 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO';
 
 /** Finds where a call target can be reached: an overlay AOR, a GRUU, or a plain SIP URI. */
 export interface Locator {
-  locate(target: string): Promise<Fork[]>;
+  /** `progress` hears each step (a lookup, a connection) for the call's timeline. */
+  locate(target: string, progress?: (event: string) => void): Promise<Fork[]>;
 }
 
 export interface UserAgentComponents {
@@ -110,9 +111,10 @@ export class UserAgent {
   private async place(call: Call, target: string): Promise<void> {
     // The RTP sockets are opened while the overlay looks the target up: neither waits for the other.
     const media = this.components.media();
+    void media.then((m) => call.note(`RTP ready on ${(m.status() as { local?: string }).local ?? '?'}`), () => {});
     let forks: Fork[];
     try {
-      forks = await this.components.locator.locate(target);
+      forks = await this.components.locator.locate(target, (event) => call.note(event));
     } catch (e) {
       void media.then((m) => m.close(), () => {});
       throw e;

@@ -35,7 +35,7 @@ export class OverlayLocator implements Locator {
     return `<sip:${this.init.aor};gr=${gruuParameter([nodeDestination(this.init.nodeId)])}>`;
   }
 
-  async locate(target: string): Promise<Fork[]> {
+  async locate(target: string, progress: (event: string) => void = () => {}): Promise<Fork[]> {
     const direct = plainSipTarget(target, this.init.servesDomain);
     if (direct) return [direct];
     if (isGruu(target)) {
@@ -44,11 +44,14 @@ export class OverlayLocator implements Locator {
       return [{ label: toHex(nodeId).slice(0, 8), requestUri: withScheme(target), destination: { flow }, contact: this.contact }];
     }
     const resolution = await resolveAor(this.components.data, target, { servesDomain: this.init.servesDomain });
+    progress(`fetched ${resolution.fetched.join(', ')}: ${resolution.targets.length} device(s)`);
     if (resolution.targets.length === 0) throw new Error(`no registration found for ${resolution.aor}`);
     // Parallel forking is the caller's choice (§4.2 step 3): every device gets its own branch;
     // one that cannot be reached does not hold up the others.
     const settled = await Promise.allSettled(resolution.targets.map(async (t) => {
-      const { flow, nodeId } = await this.components.connections.connect(t.destinationList, schemeFor(target, t.contactPrefs));
+      const scheme = schemeFor(target, t.contactPrefs);
+      const { flow, nodeId } = await this.components.connections.connect(t.destinationList, scheme);
+      progress(`${scheme.toUpperCase()} connection to ${toHex(nodeId).slice(0, 8)}`);
       const fork: Fork = {
         label: toHex(nodeId).slice(0, 8), requestUri: withScheme(gruuFor(t.aor, t.destinationList)), destination: { flow }, contact: this.contact,
       };
