@@ -56,7 +56,7 @@ interface Agent {
   /** Every call event, in order. */
   readonly events: { call: Call; event: CallEvent; detail?: string }[];
   /** Every message the transport handed up, in order, with the time it arrived. */
-  readonly received: { message: SipRequest | SipResponse; at: number }[];
+  readonly received: { message: SipRequest | SipResponse; at: number; transport: string }[];
   /** Called with each message before the transaction layer sees it. */
   beforeReceive: (message: SipRequest | SipResponse) => void;
   /** `sip:<name>@127.0.0.1:<port>`, with `;transport=tcp` when asked. */
@@ -67,7 +67,7 @@ interface Agent {
 interface AgentOptions extends UserAgentInit {
   locator?: Locator;
   media?: MediaFactory;
-  }
+}
 
 const plainLocator: Locator = {
   async locate(target) {
@@ -85,14 +85,15 @@ async function startAgent(name: string, opts: AgentOptions = {}): Promise<Agent>
   const received: Agent['received'] = [];
   let agent: Agent | undefined;
   transport.onMessage = (message, source) => {
-    received.push({ message, at: performance.now() });
+    received.push({ message, at: performance.now(), transport: source.transport });
     agent?.beforeReceive(message);
     transactions.receive(message, source);
   };
   const fake = fakeMedia();
+  const { locator = plainLocator, media = fake.factory, ...init } = opts;
   const ua = new UserAgent(
-    { clock: systemClock, log: silentLogger, transport, transactions, locator: opts.locator ?? plainLocator, media: opts.media ?? fake.factory },
-    { aor: `${name}@${HOST}`, noAnswerMs: 10_000, ringTimeoutMs: 10_000, ...opts },
+    { clock: systemClock, log: silentLogger, transport, transactions, locator, media },
+    { aor: `${name}@${HOST}`, noAnswerMs: 10_000, ringTimeoutMs: 10_000, ...init },
   );
   const events: Agent['events'] = [];
   ua.onCallEvent = (call, event, detail) => events.push({ call, event, detail });
@@ -209,7 +210,8 @@ for (const tcp of [false, true]) {
     const status = out.status() as { state: string; endReason: string; forks: { state: string; status: number }[]; durationMs: number };
     assert.equal(status.state, 'ended');
     assert.deepEqual(status.forks.map((f) => [f.state, f.status]), [['answered', 200]]);
-    // Over TCP every message of the call went over connections, none over UDP.
+    // Every message of the call went over the transport the target URI named (§18.1.1).
+    assert.deepEqual(new Set([...a.received, ...b.received].map((r) => r.transport)), new Set([over]));
     if (tcp) assert.ok(a.transport.flowCount >= 1 && b.transport.flowCount >= 1, 'a TCP flow carries the call');
   });
 
@@ -272,7 +274,7 @@ test('both devices answer at once: the caller keeps one dialog and sends BYE on 
   assert.equal(out.state, 'active');
   assert.equal(out.dialog?.remoteTag, winner.dialog?.localTag, 'the caller keeps the dialog of the answer it kept');
   assert.match(timelineOf(out), /second answer from .*: ending it/);
-  // Both 2xx were acknowledged, so neither callee retransmits its 200 any more.
+  // §13.2.2.4: every 2xx gets its ACK, the one whose dialog is then ended with BYE too.
   for (const [agent, call] of [[b1, r1], [b2, r2]] as const) {
     await until(`ACK at ${agent.name}`, () => agent.received.some(({ message: m }) => m.type === 'request' && m.method === 'ACK' && m.headers.get('Call-ID') === call.dialog?.callId));
   }
@@ -441,6 +443,7 @@ test('re-INVITE in an active call is answered 200 with SDP, and its ACK stops th
   let oks = 0;
   const ok = await new Promise<SipResponse>((resolve, reject) => {
     a.transactions.request(reinvite, out.destination!, {
+      // In the Accepted state every 2xx, retransmissions included, is passed up (RFC 6026 §7.2).
       onResponse: (r) => { if (r.status >= 200) { oks++; resolve(r); } },
       onFailure: (reason) => reject(new Error(reason)),
     });
@@ -448,11 +451,17 @@ test('re-INVITE in an active call is answered 200 with SDP, and its ACK stops th
   assert.equal(ok.status, 200);
   assert.equal(ok.headers.get('Content-Type'), 'application/sdp');
   assert.match(Buffer.from(ok.body).toString(), /^v=0\r\n[\s\S]*m=audio \d+ RTP\/AVP/);
+  // A late copy of the first INVITE's ACK (CSeq 1) does not acknowledge the re-INVITE's 200:
+  // with T1 = 50 ms that 200 comes again at 50, 150, 350 ms … (§13.3.1.4).
+  a.transactions.sendAck(out.dialog!.request('ACK', undefined, 1), out.destination!);
+  await until('the 200 retransmitted', () => oks >= 3);
   const seq = Number((reinvite.headers.get('CSeq') ?? '').split(' ')[0]);
+  assert.ok(seq > 1);
   a.transactions.sendAck(out.dialog!.request('ACK', undefined, seq), out.destination!);
-  // With T1 = 50 ms an unacknowledged 200 comes again at 50, 150, 350, 750 ms.
+  await sleep(50);
+  const acknowledgedAt = oks;
   await sleep(800);
-  assert.equal(oks, 1, 'the 200 for the re-INVITE is not retransmitted once ACKed');
+  assert.equal(oks, acknowledgedAt, 'the 200 for the re-INVITE stops once its own ACK arrives');
   assert.equal(inc.state, 'active');
   assert.equal(out.state, 'active');
   a.ua.hangup(out.id);
