@@ -1,11 +1,18 @@
 // Benchmarks (not tests) of the SIP message parser: one JSON object per line,
 //   {"bench":..., "metric":..., "value":..., "unit":..., "n":...}
 // Each case runs for about two seconds after a warm-up, so the rate is stable from run to run.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseMessage, SipStreamFramer } from '../src/sip/core/parse.ts';
+import { deviceNodeFlags, ensureBundle } from '../test/harness/processes.ts';
 import { serialize } from '../src/sip/core/serialize.ts';
 
+/** Set when this file runs again under the device's V8 flags: those lines are named `…_device_flags`. */
+const DEVICE_RUN = process.env.P2PSIP_BENCH_DEVICE_FLAGS === '1';
+
 function report(bench: string, metric: string, value: number, unit: string, n: number): void {
-  process.stdout.write(`${JSON.stringify({ bench, metric, value: Math.round(value), unit, n })}\n`);
+  if (DEVICE_RUN && unit === 'bytes') return;
+  process.stdout.write(`${JSON.stringify({ bench: DEVICE_RUN ? `${bench}_device_flags` : bench, metric, value: Math.round(value), unit, n })}\n`);
 }
 
 /** Runs `fn` in batches for about `seconds` after a warm-up; returns operations per second and how many ran. */
@@ -100,3 +107,13 @@ const ser = rate(() => serialize(parsed));
 report('sip_serialize', 'messages_per_s', ser.perSecond, 'msg/s', ser.n);
 
 report('sip_invite_sdp_bytes', 'size', INVITE.length, 'bytes', 1);
+
+// The same cases under the V8 flags a device runs with (the bundle's shebang: no optimizing
+// compiler), which is the rate a door panel actually parses at.
+if (!DEVICE_RUN) {
+  ensureBundle();
+  const again = spawnSync(process.execPath, [...deviceNodeFlags(), '--import', 'tsx', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, P2PSIP_BENCH_DEVICE_FLAGS: '1' }, stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (again.status !== 0) process.exitCode = 1;
+}
