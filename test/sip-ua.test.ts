@@ -234,7 +234,7 @@ function forkingTo(...targets: Agent[]): Locator {
   return { async locate() { return targets.map((b) => plainSipTarget(b.uri(), () => false) as Fork); } };
 }
 
-test('parallel forking: the second device answers, the first is cancelled (487) and ends cancelled', async (t) => {
+test('parallel forking: the second device answers, the first is cancelled (487, RFC 3326 Reason cause 200) and ends answered elsewhere', async (t) => {
   const [b1, b2] = await agents(t, ['bob1'], ['bob2']);
   const [a] = await agents(t, ['alice', { locator: forkingTo(b1, b2) }]);
   const out = a.ua.call('bob@building.example');
@@ -243,8 +243,8 @@ test('parallel forking: the second device answers, the first is cancelled (487) 
   b2.ua.answer(r2.id);
   await until('caller active', () => out.state === 'active');
   await ended(b1, r1);
-  assert.equal(r1.endReason, 'cancelled');
-  assert.match(timelineOf(r1), /CANCEL received: 487/);
+  assert.equal(r1.endReason, 'answered-elsewhere');
+  assert.match(timelineOf(r1), /CANCEL received \(answered elsewhere\): 487/);
   assert.equal(r2.state, 'active');
   await until('487 for the cancelled branch', () => out.forks[0].state === 'cancelled');
   assert.deepEqual(out.forks.map((f) => [f.state, f.status]), [['cancelled', 487], ['answered', 200]]);

@@ -33,6 +33,8 @@ export interface ForkLeg extends Fork {
   /** §9.1: a CANCEL waits for a provisional response before it may be sent. */
   provisional: boolean;
   cancelPending: boolean;
+  /** RFC 3326 Reason carried by this branch's CANCEL. */
+  cancelReason?: string;
 }
 
 /** Timeline entries kept per call. */

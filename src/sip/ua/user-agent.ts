@@ -14,6 +14,9 @@ import { type EndReason, type Fork, type ForkLeg, Call } from './call.ts';
 import { formatDtmfInfo, parseDtmfInfo } from '../media/dtmf-info.ts';
 import { type MediaFactory, MediaRefused } from './media-leg.ts';
 
+/** RFC 3326 §2 Reason of the CANCELs sent to the branches that lost the race. */
+const ANSWERED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"';
+
 /** Methods we answer (§20.5 Allow). */
 export const ALLOWED_METHODS = 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO';
 
@@ -223,8 +226,9 @@ export class UserAgent {
     call.answeredAtMs = this.components.clock.now();
     call.note(`answered by ${leg.label}`);
     this.onCallEvent(call, 'answered', leg.label);
-    // The others stop ringing: a CANCEL per branch still ringing (§9.1).
-    this.cancelForks(call);
+    // The others stop ringing: a CANCEL per branch still ringing (§9.1), saying why
+    // (RFC 3326 §2: cause 200, so their devices show "answered elsewhere", not a missed call).
+    this.cancelForks(call, ANSWERED_ELSEWHERE);
   }
 
   private forkFailed(call: Call, leg: ForkLeg, status: number, why: string): void {
@@ -252,10 +256,11 @@ export class UserAgent {
     this.end(call, reason);
   }
 
-  private cancelForks(call: Call): void {
+  private cancelForks(call: Call, reason?: string): void {
     for (const leg of call.forks) {
       if (leg.state !== 'calling' && leg.state !== 'ringing') continue;
       leg.state = 'cancelling';
+      leg.cancelReason = reason;
       // §9.1: "a CANCEL … SHOULD NOT be sent [before] a provisional response"; it waits for one.
       if (leg.provisional) this.sendCancel(leg);
       else leg.cancelPending = true;
@@ -274,6 +279,7 @@ export class UserAgent {
     headers.add('To', invite.headers.get('To')!);
     headers.add('Call-ID', invite.headers.get('Call-ID')!);
     headers.add('CSeq', `${parseCSeq(invite.headers.get('CSeq')!).seq} CANCEL`);
+    if (leg.cancelReason) headers.add('Reason', leg.cancelReason);
     const cancel: SipRequest = { type: 'request', method: 'CANCEL', uri: invite.uri, headers, body: new Uint8Array(0) };
     try {
       this.components.transactions.request(cancel, leg.destination, { onResponse: () => {}, onFailure: () => {} }, { branch: '' });
@@ -562,8 +568,10 @@ export class UserAgent {
     if (call.state === 'ringing') {
       // "the UAS … SHOULD respond to the INVITE with a 487 (Request Terminated)".
       this.respond(invite, responseTo(call.invite!, 487, undefined, call.dialog!.localTag));
-      call.note('CANCEL received: 487');
-      this.end(call, 'cancelled');
+      // RFC 3326: a Reason with cause 200 means another device took the call.
+      const elsewhere = request.headers.all('Reason').some((r) => /^\s*SIP\s*;(?:.*;)?\s*cause\s*=\s*200\b/i.test(r));
+      call.note(`CANCEL received${elsewhere ? ' (answered elsewhere)' : ''}: 487`);
+      this.end(call, elsewhere ? 'answered-elsewhere' : 'cancelled');
     }
   }
 
