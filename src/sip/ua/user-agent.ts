@@ -1,6 +1,7 @@
-// The user agent core (RFC 3261 §8, §13–§15): places calls that fork to every registered
-// device and keeps the first to answer, rings for incoming INVITEs, answers, hangs up, and
-// carries DTMF as RFC 4733 events or SIP INFO. It is the transaction user of the core.
+// The user agent core (RFC 3261 §8, §13–§15), the transaction user of the SIP core: it owns
+// the calls and their dialogs, rings for incoming INVITEs, answers, hangs up, carries DTMF as
+// RFC 4733 events or SIP INFO, and registers with a conventional registrar. Placing a call
+// (forking to every registered device) is outgoing-calls.ts.
 import type { Clock } from '../../util/clock.ts';
 import type { Logger } from '../../util/log.ts';
 import { Dialog, dialogId, newCallId, newTag, tagOf } from '../core/dialog.ts';
@@ -8,23 +9,17 @@ import { type SipRequest, type SipResponse, SipHeaders } from '../core/message.t
 import { type ServerTransaction, InviteServerTransaction, responseTo } from '../core/transaction.ts';
 import type { TransactionLayer } from '../core/transaction-layer.ts';
 import { type SipDestination, type SipSource, type SipTransport, type SipTransportName, destinationOfUri } from '../core/transport.ts';
-import { parseCSeq, parseUri } from '../core/uri.ts';
+import { parseCSeq } from '../core/uri.ts';
 import { SIP_UA_CALL_HISTORY, SIP_UA_MAX_CALLS, SIP_UA_NO_ANSWER_MS, SIP_UA_RING_TIMEOUT_MS, SIP_UA_USER_AGENT } from './constants.ts';
-import { type EndReason, type Fork, type ForkLeg, Call } from './call.ts';
+import { type EndReason, Call } from './call.ts';
 import { formatDtmfInfo, parseDtmfInfo } from '../media/dtmf-info.ts';
 import { type MediaFactory, MediaRefused } from './media-leg.ts';
+import { ALLOWED_METHODS, type CallEvent, type CallHost, type Locator, toSipUri } from './call-host.ts';
+import { OutgoingCalls } from './outgoing-calls.ts';
 
-/** RFC 3326 §2 Reason of the CANCELs sent to the branches that lost the race. */
-const ANSWERED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"';
+export type { CallEvent } from './call-host.ts';
 
-/** Methods we answer (§20.5 Allow). */
-export const ALLOWED_METHODS = 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO';
-
-/** Finds where a call target can be reached: an overlay AOR, a GRUU, or a plain SIP URI. */
-export interface Locator {
-  /** `progress` hears each step (a lookup, a connection) for the call's timeline. */
-  locate(target: string, progress?: (event: string) => void): Promise<Fork[]>;
-}
+export { ALLOWED_METHODS, type Locator, toSipUri } from './call-host.ts';
 
 export interface UserAgentComponents {
   clock: Clock;
@@ -48,21 +43,22 @@ export interface UserAgentInit {
   maxCalls?: number;
 }
 
-export type CallEvent = 'ringing' | 'incoming' | 'answered' | 'ended' | 'dtmf';
 
-export class UserAgent {
+export class UserAgent implements CallHost {
   /** Every state change of every call, for logs, MQTT and the door logic. */
   onCallEvent: (call: Call, event: CallEvent, detail?: string) => void = () => {};
   readonly counters = { callsPlaced: 0, callsReceived: 0, busyRefused: 0, requestsRefused: 0 };
   private readonly calls: Call[] = [];
-  private readonly dialogs = new Map<string, Call>();
+  readonly dialogs = new Map<string, Call>();
+  private readonly outgoing: OutgoingCalls;
   private nextId = 1;
   private registerSeq = 0;
   private closed = false;
 
   constructor(private readonly components: UserAgentComponents, private readonly init: UserAgentInit = {}) {
+    this.outgoing = new OutgoingCalls(components, this, init.noAnswerMs ?? SIP_UA_NO_ANSWER_MS);
     components.transactions.onRequest = (request, tx, source) => this.receive(request, tx, source);
-    components.transactions.onStrayResponse = (response) => this.strayResponse(response);
+    components.transactions.onStrayResponse = (response) => this.outgoing.strayResponse(response);
   }
 
   get aor(): string {
@@ -103,187 +99,12 @@ export class UserAgent {
     if (this.inProgress() >= (this.init.maxCalls ?? SIP_UA_MAX_CALLS)) throw new Error('too many calls in progress');
     const call = this.track(new Call(`c${this.nextId++}`, 'outgoing', target, this.components.clock.now(), () => this.components.clock.now(), 'resolving'));
     this.counters.callsPlaced++;
-    void this.place(call, target).catch((e: Error) => {
+    void this.outgoing.place(call, target).catch((e: Error) => {
       this.components.log.warn('call failed', { call: call.id, target, error: e.message });
       call.note(`failed: ${e.message}`);
       this.end(call, /not found|no registration|unknown/i.test(e.message) ? 'not-found' : 'failed');
     });
     return call;
-  }
-
-  private async place(call: Call, target: string): Promise<void> {
-    // The RTP sockets are opened while the overlay looks the target up: neither waits for the other.
-    const media = this.components.media();
-    void media.then((m) => call.note(`RTP ready on ${(m.status() as { local?: string }).local ?? '?'}`), () => {});
-    let forks: Fork[];
-    try {
-      forks = await this.components.locator.locate(target, (event) => call.note(event));
-    } catch (e) {
-      void media.then((m) => m.close(), () => {});
-      throw e;
-    }
-    call.media = await media;
-    if (call.ended) { call.media.close(); return; }
-    if (forks.length === 0) throw new Error(`no registration found for ${target}`);
-    call.note(`located ${forks.length} device(s): ${forks.map((f) => f.label).join(', ')}`);
-    call.media.onDtmf = (digit) => this.dtmfReceived(call, digit, 'rfc4733');
-    const offer = Buffer.from(call.media.offer());
-    const callId = newCallId(this.components.transport.advertisedHost);
-    const fromTag = newTag();
-    const to = `<${toSipUri(target)}>`;
-    call.state = 'calling';
-    for (const fork of forks) {
-      const headers = new SipHeaders();
-      headers.add('Max-Forwards', '70');
-      headers.add('From', `<sip:${this.aor}>;tag=${fromTag}`);
-      headers.add('To', to);
-      headers.add('Call-ID', callId);
-      headers.add('CSeq', '1 INVITE');
-      headers.add('Contact', fork.contact ?? this.contactFor('flow' in fork.destination ? 'TCP' : fork.destination.transport));
-      headers.add('Allow', ALLOWED_METHODS);
-      headers.add('User-Agent', SIP_UA_USER_AGENT);
-      headers.add('Content-Type', 'application/sdp');
-      const invite: SipRequest = { type: 'request', method: 'INVITE', uri: fork.requestUri, headers, body: offer };
-      const leg: ForkLeg = { ...fork, state: 'calling', invite, provisional: false, cancelPending: false };
-      call.forks.push(leg);
-      try {
-        leg.tx = this.components.transactions.request(invite, fork.destination, {
-          onResponse: (r) => this.forkResponse(call, leg, r),
-          onFailure: (reason, error) => this.forkFailed(call, leg, reason === 'timeout' ? 408 : 503, error?.message ?? reason),
-        }) as ForkLeg['tx'];
-        call.note(`INVITE sent to ${fork.label}`);
-      } catch (e) {
-        this.forkFailed(call, leg, 503, (e as Error).message);
-      }
-    }
-    this.timer(call, this.init.noAnswerMs ?? SIP_UA_NO_ANSWER_MS, () => {
-      if (call.state !== 'calling' && call.state !== 'ringing') return;
-      call.note('no answer: cancelling');
-      this.cancelForks(call);
-      this.end(call, 'no-answer');
-    });
-  }
-
-  private forkResponse(call: Call, leg: ForkLeg, response: SipResponse): void {
-    const s = response.status;
-    if (s < 200) {
-      leg.provisional = true;
-      if (leg.cancelPending) return this.sendCancel(leg);
-      if (s >= 180 && leg.state === 'calling') {
-        leg.state = 'ringing';
-        call.note(`${s} ${response.reason} from ${leg.label}`);
-        if (call.state === 'calling') {
-          call.state = 'ringing';
-          call.ringingAtMs = this.components.clock.now();
-          this.onCallEvent(call, 'ringing', leg.label);
-        }
-      }
-      return;
-    }
-    if (s < 300) return this.forkAnswered(call, leg, response);
-    leg.status = s;
-    if (leg.state !== 'cancelling') leg.state = 'failed';
-    else leg.state = 'cancelled';
-    call.note(`${s} ${response.reason} from ${leg.label}`);
-    this.settleIfAllFailed(call);
-  }
-
-  private forkAnswered(call: Call, leg: ForkLeg, response: SipResponse): void {
-    const dialog = Dialog.asUac(leg.invite!, response);
-    if (!dialog) return;
-    const destination = this.inDialogDestination(dialog, leg.destination);
-    // §13.2.2.4: every 2xx gets an ACK, retransmissions included.
-    const ack = dialog.request('ACK', undefined, parseCSeq(leg.invite!.headers.get('CSeq')!).seq);
-    this.components.transactions.sendAck(ack, destination);
-    const existing = this.dialogs.get(dialog.id);
-    if (existing) return;
-    if (call.dialog || call.ended) {
-      // "If … the UAC … receives a 2xx from a second branch, it … MUST send a BYE" (§13.2.2.4).
-      call.note(`second answer from ${leg.label}: ending it`);
-      const bye = dialog.request('BYE');
-      try {
-        this.components.transactions.request(bye, destination, { onResponse: () => {}, onFailure: () => {} });
-      } catch { /* the table is full; the peer's session timer ends it */ }
-      return;
-    }
-    leg.state = 'answered';
-    leg.status = response.status;
-    call.dialog = dialog;
-    call.destination = destination;
-    this.dialogs.set(dialog.id, call);
-    try {
-      call.media!.accept(Buffer.from(response.body).toString('utf8'));
-    } catch (e) {
-      // §13.2.1 / RFC 3264: an answer we cannot use ends the call with a BYE after the ACK.
-      call.note(`unusable answer: ${(e as Error).message}`);
-      this.cancelForks(call);
-      this.sendBye(call);
-      this.end(call, 'failed');
-      return;
-    }
-    call.media!.start();
-    call.state = 'active';
-    call.answeredAtMs = this.components.clock.now();
-    call.note(`answered by ${leg.label}`);
-    this.onCallEvent(call, 'answered', leg.label);
-    // The others stop ringing: a CANCEL per branch still ringing (§9.1), saying why
-    // (RFC 3326 §2: cause 200, so their devices show "answered elsewhere", not a missed call).
-    this.cancelForks(call, ANSWERED_ELSEWHERE);
-  }
-
-  private forkFailed(call: Call, leg: ForkLeg, status: number, why: string): void {
-    if (leg.state === 'answered') {
-      // The transport under an answered call failed: there is nobody left to talk to.
-      if (!call.ended) { call.note(`connection to ${leg.label} lost: ${why}`); this.end(call, 'failed'); }
-      return;
-    }
-    leg.status = status;
-    leg.state = leg.state === 'cancelling' ? 'cancelled' : 'failed';
-    call.note(`${leg.label} unreachable: ${why}`);
-    this.settleIfAllFailed(call);
-  }
-
-  /** §16.7-style choice of the response that speaks for the call when every branch failed. */
-  private settleIfAllFailed(call: Call): void {
-    if (call.ended || call.dialog || call.state === 'resolving') return;
-    if (call.forks.some((f) => f.state === 'calling' || f.state === 'ringing' || f.state === 'cancelling')) return;
-    const statuses = call.forks.map((f) => f.status ?? 500);
-    const six = statuses.find((s) => s >= 600);
-    const best = six ?? (statuses.includes(486) ? 486 : statuses.includes(487) ? 487 : Math.min(...statuses));
-    call.endStatus = best;
-    const reason: EndReason = best === 486 || best === 600 ? 'busy' : best === 603 ? 'declined' : best === 487 ? 'cancelled'
-      : best === 404 || best === 604 ? 'not-found' : best === 480 ? 'unavailable' : best === 408 ? 'timeout' : 'failed';
-    this.end(call, reason);
-  }
-
-  private cancelForks(call: Call, reason?: string): void {
-    for (const leg of call.forks) {
-      if (leg.state !== 'calling' && leg.state !== 'ringing') continue;
-      leg.state = 'cancelling';
-      leg.cancelReason = reason;
-      // §9.1: "a CANCEL … SHOULD NOT be sent [before] a provisional response"; it waits for one.
-      if (leg.provisional) this.sendCancel(leg);
-      else leg.cancelPending = true;
-    }
-  }
-
-  /** §9.1: CANCEL with the INVITE's Request-URI, Call-ID, To, From, CSeq number, Route and top Via. */
-  private sendCancel(leg: ForkLeg): void {
-    leg.cancelPending = false;
-    const invite = leg.invite!;
-    const headers = new SipHeaders();
-    headers.add('Via', invite.headers.get('Via')!);
-    for (const r of invite.headers.all('Route')) headers.add('Route', r);
-    headers.add('Max-Forwards', '70');
-    headers.add('From', invite.headers.get('From')!);
-    headers.add('To', invite.headers.get('To')!);
-    headers.add('Call-ID', invite.headers.get('Call-ID')!);
-    headers.add('CSeq', `${parseCSeq(invite.headers.get('CSeq')!).seq} CANCEL`);
-    if (leg.cancelReason) headers.add('Reason', leg.cancelReason);
-    const cancel: SipRequest = { type: 'request', method: 'CANCEL', uri: invite.uri, headers, body: new Uint8Array(0) };
-    try {
-      this.components.transactions.request(cancel, leg.destination, { onResponse: () => {}, onFailure: () => {} }, { branch: '' });
-    } catch { /* table full: Timer C of the far end, or our Timer B, ends the branch */ }
   }
 
   /**
@@ -446,7 +267,7 @@ export class UserAgent {
     if (!call || call.ended) throw new Error(id ? `no call ${id} in progress` : 'no call in progress');
     if (call.direction === 'outgoing' && (call.state === 'resolving' || call.state === 'calling' || call.state === 'ringing')) {
       call.note('hung up before an answer: CANCEL');
-      this.cancelForks(call);
+      this.outgoing.cancelForks(call);
       this.end(call, 'cancelled');
     } else if (call.direction === 'incoming' && call.state === 'ringing') {
       call.note('declined: 603');
@@ -584,24 +405,17 @@ export class UserAgent {
     this.respond(tx, r);
   }
 
-  private dtmfReceived(call: Call, digit: string, how: 'rfc4733' | 'info'): void {
+  emit(call: Call, event: CallEvent, detail?: string): void {
+    this.onCallEvent(call, event, detail);
+  }
+
+  dtmfReceived(call: Call, digit: string, how: 'rfc4733' | 'info'): void {
     call.dtmfReceived += digit;
     call.note(`DTMF ${digit} received (${how === 'info' ? 'SIP INFO' : 'RFC 4733'})`);
     this.onCallEvent(call, 'dtmf', digit);
   }
 
-  /** A 2xx after our INVITE transaction ended: re-ACK it (§13.2.2.4), or BYE an unknown dialog. */
-  private strayResponse(response: SipResponse): void {
-    let method = '';
-    try { method = parseCSeq(response.headers.get('CSeq') ?? '').method; } catch { return; }
-    if (method !== 'INVITE' || response.status < 200 || response.status >= 300) return;
-    const call = this.dialogs.get(dialogId(response.headers.get('Call-ID') ?? '', tagOf(response.headers.get('From')) ?? '', tagOf(response.headers.get('To')) ?? ''));
-    if (!call?.dialog || !call.destination) return;
-    const ack = call.dialog.request('ACK', undefined, parseCSeq(response.headers.get('CSeq')!).seq);
-    this.components.transactions.sendAck(ack, call.destination);
-  }
-
-  private sendBye(call: Call): void {
+  sendBye(call: Call): void {
     if (!call.dialog || !call.destination) return;
     const bye = call.dialog.request('BYE');
     try {
@@ -614,7 +428,7 @@ export class UserAgent {
     }
   }
 
-  private end(call: Call, reason: EndReason): void {
+  end(call: Call, reason: EndReason): void {
     if (call.ended) return;
     call.state = 'ended';
     call.endReason = reason;
@@ -655,7 +469,7 @@ export class UserAgent {
     return response;
   }
 
-  private timer(call: Call, ms: number, fire: () => void): void {
+  timer(call: Call, ms: number, fire: () => void): void {
     const h = this.components.clock.setTimeout(() => { call.timers.delete(h); fire(); }, ms);
     call.timers.add(h);
   }
@@ -679,7 +493,7 @@ export class UserAgent {
    * Where requests in a dialog go: back over the flow the dialog was made on while it is open
    * (RFC 7904 §5 lets a SIP connection be reused), else the remote target's address.
    */
-  private inDialogDestination(dialog: Dialog, fallback: SipDestination): SipDestination {
+  inDialogDestination(dialog: Dialog, fallback: SipDestination): SipDestination {
     if ('flow' in fallback) return fallback;
     // A GRUU remote target (RFC 7904 §6) is reached over the flow it came on, not by address.
     if (/;\s*gr=/i.test(dialog.remoteTarget)) return fallback;
@@ -692,7 +506,7 @@ export class UserAgent {
     for (const call of this.calls) {
       if (call.ended) continue;
       if (call.state === 'active') this.sendBye(call);
-      else if (call.direction === 'outgoing') this.cancelForks(call);
+      else if (call.direction === 'outgoing') this.outgoing.cancelForks(call);
       else if (call.serverTx && call.invite) this.respond(call.serverTx, responseTo(call.invite, 480, undefined, call.dialog?.localTag));
       this.end(call, 'hangup-local');
     }
@@ -700,10 +514,6 @@ export class UserAgent {
   }
 }
 
-/** `bob@example.com` → `sip:bob@example.com`; a URI with a scheme is kept. */
-export function toSipUri(target: string): string {
-  return /^(sips?|tel):/i.test(target) ? target : `sip:${target}`;
-}
 
 function uriText(nameAddr: string): string {
   const m = /<([^>]*)>/.exec(nameAddr);
