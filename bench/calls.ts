@@ -39,6 +39,7 @@ async function main(): Promise<void> {
       }
     }
     const setups: number[] = [];
+    const phases = { fetch: [] as number[], appattach: [] as number[], invite_to_180: [] as number[] };
     const used = new Set<string>();
     let failed = 0;
     while (setups.length + failed < CALLS) {
@@ -50,17 +51,31 @@ async function main(): Promise<void> {
       if (!placed.ok) { failed++; continue; }
       const id = placed.result.id as string;
       let ringingAfterMs: number | null = null;
+      let timeline: { atMs: number; event: string }[] = [];
       // The caller times the setup itself; polling it sparingly keeps `status` off its core.
       await new Promise((r) => setTimeout(r, 300));
       for (let t = 0; t < 40 && ringingAfterMs === null; t++) {
         if (t > 0) await new Promise((r) => setTimeout(r, 250));
-        const calls = ((await cluster.status(from)) as unknown as { sip: { calls: { id: string; ringingAfterMs: number | null; state: string }[] } }).sip.calls;
+        const calls = ((await cluster.status(from)) as unknown as { sip: { calls: { id: string; ringingAfterMs: number | null; state: string; timeline: { atMs: number; event: string }[] }[] } }).sip.calls;
         const c = calls.find((x) => x.id === id);
+        timeline = c?.timeline ?? [];
         if (c?.state === 'ended') break;
         ringingAfterMs = c?.ringingAfterMs ?? null;
       }
       if (ringingAfterMs === null) failed++;
-      else setups.push(ringingAfterMs);
+      else {
+        setups.push(ringingAfterMs);
+        // Where the time went: the AOR Fetch, the AppAttach and connection, the INVITE to its 180.
+        const at = (re: RegExp): number | undefined => timeline.find((t) => re.test(t.event))?.atMs;
+        const fetched = at(/^fetched /);
+        const connected = at(/connection to /);
+        const sent = at(/^INVITE sent/);
+        if (fetched !== undefined && connected !== undefined && sent !== undefined) {
+          phases.fetch.push(fetched);
+          phases.appattach.push(connected - fetched);
+          phases.invite_to_180.push(ringingAfterMs - sent);
+        }
+      }
       await cluster.command(from, `hangup ${id}`);
       // Let the CANCEL and its 487 finish before the next call.
       await new Promise((r) => setTimeout(r, 50));
@@ -70,6 +85,11 @@ async function main(): Promise<void> {
     report('setup_p95_ms', quantile(setups, 0.95), 'ms', setups.length);
     report('setup_max_ms', setups[setups.length - 1], 'ms', setups.length);
     report('calls_failed', failed, 'calls', CALLS);
+    for (const [name, xs] of Object.entries(phases)) {
+      xs.sort((a, b) => a - b);
+      report(`${name}_p50_ms`, quantile(xs, 0.5), 'ms', xs.length);
+      report(`${name}_p95_ms`, quantile(xs, 0.95), 'ms', xs.length);
+    }
     report('overlay_peers', N, 'peers', N);
   } finally {
     await cluster.close();

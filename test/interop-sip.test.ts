@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster, type DeviceProcess } from './harness/processes.ts';
+import { until } from './harness/wait.ts';
 
 const HOST = '127.0.0.5';
 const UA_PORT = 5070;
@@ -20,6 +21,7 @@ const BARESIP_PORT = 5073;
 const BARESIP_CTRL_PORT = 4444;
 const BARESIP_TONE_HZ = 700;
 const WAIT_MS = 20_000;
+const POLL_MS = 100;
 
 const missing = ['sipp', 'baresip', 'tshark'].filter((tool) => (spawnSync(tool, ['-v'], { timeout: 10_000 }).error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT');
 const SKIP = missing.length ? `${missing.join(', ')} not on PATH: the interop tier needs the Debian packages sip-tester, baresip-core and tshark` : false;
@@ -31,16 +33,6 @@ interface CallStatus {
   endReason: string | null;
   dtmfReceived: string;
   media: { counters: { rtpReceived: number; rtpSent: number }; tone: { frequencyHz: number } | null } | null;
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() - started > timeoutMs) throw new Error(`${what} did not happen in ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** Runs a child to its end, bounded; resolves with its exit code and output. */
@@ -142,7 +134,7 @@ describe('interop: sipp and baresip against our user agent, read by tshark', { s
     const placed = await cluster.command(device, `call sip:service@${HOST}:${SIPP_UAS_PORT}`);
     assert.ok(placed.ok, placed.error);
     const id = placed.result.id as string;
-    await eventually('the call to sipp answered', async () => ((await calls()).find((c) => c.id === id)?.state === 'active' ? true : undefined));
+    await until('the call to sipp answered', async () => ((await calls()).find((c) => c.id === id)?.state === 'active' ? true : undefined), WAIT_MS, POLL_MS);
     const hung = await cluster.command(device, `hangup ${id}`);
     assert.ok(hung.ok, hung.error);
     const { code, output } = await sipp.done;
@@ -178,14 +170,14 @@ describe('interop: sipp and baresip against our user agent, read by tshark', { s
     const before = (await calls()).length;
     const baresip = run('baresip', ['-f', home, '-e', `/dial sip:bob@${HOST}:${UA_PORT}`], home, 90_000);
     try {
-      const call = await eventually('baresip\'s call answered', async () => {
+      const call = await until('baresip\'s call answered', async () => {
         const c = (await calls()).slice(before).find((x) => x.direction === 'incoming');
         return c?.state === 'active' ? c : undefined;
-      });
-      const heard = await eventually('baresip\'s tone detected', async () => {
+      }, WAIT_MS, POLL_MS);
+      const heard = await until('baresip\'s tone detected', async () => {
         const c = (await calls()).find((x) => x.id === call.id);
         return c?.media?.tone ? c.media.tone : undefined;
-      });
+      }, WAIT_MS, POLL_MS);
       assert.ok(Math.abs(heard.frequencyHz - BARESIP_TONE_HZ) <= 10, `heard ${heard.frequencyHz} Hz`);
       // baresip sends DTMF for its menu's sndcode command, one digit per command.
       for (const digit of '1234#') {
@@ -193,10 +185,10 @@ describe('interop: sipp and baresip against our user agent, read by tshark', { s
         assert.match(answer, /"ok":true/, `baresip sndcode ${digit}: ${answer}`);
         await new Promise((r) => setTimeout(r, 300));
       }
-      const done = await eventually('DTMF 1234# from baresip', async () => {
+      const done = await until('DTMF 1234# from baresip', async () => {
         const c = (await calls()).find((x) => x.id === call.id);
         return c?.dtmfReceived === '1234#' ? c : undefined;
-      });
+      }, WAIT_MS, POLL_MS);
       assert.ok(done.media!.counters.rtpReceived > 25);
       const hung = await cluster.command(device, `hangup ${call.id}`);
       assert.ok(hung.ok, hung.error);

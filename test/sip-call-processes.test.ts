@@ -6,9 +6,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cluster, type DeviceProcess, waitConverged } from './harness/processes.ts';
+import { until } from './harness/wait.ts';
 
 const PEERS = 10;
 const DOMAIN = 'building.example';
+/** Status is polled every POLL_MS for up to WAIT_MS. */
+const WAIT_MS = 15_000;
+const POLL_MS = 100;
 
 interface CallStatus {
   id: string;
@@ -19,21 +23,6 @@ interface CallStatus {
   dtmfReceived: string;
   media: { counters: { rtpSent: number; rtpReceived: number; rtcpSent: number; dtmfReceived: number }; tone: { frequencyHz: number } | null } | null;
   timeline: { atMs: number; event: string }[];
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const started = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() - started > timeoutMs) throw new Error(`${what} did not happen in ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('A calls bob, registered on B1 and B2, through a 10-peer overlay', { timeout: 180_000 }, () => {
@@ -53,10 +42,10 @@ describe('A calls bob, registered on B1 and B2, through a 10-peer overlay', { ti
     await waitConverged(cluster, 3, 30_000);
     // Both bob devices have stored their registration (RFC 7904 §3).
     for (const b of [b1, b2]) {
-      await eventually('bob registered', async () => {
+      await until('bob registered', async () => {
         const s = (await cluster.status(b)) as unknown as { sip: { registrations: { aor: string; state: string }[] } };
         return s.sip.registrations.some((r) => r.aor === `bob@${DOMAIN}` && r.state === 'registered') ? true : undefined;
-      });
+      }, WAIT_MS, POLL_MS);
     }
   });
   after(() => cluster.close());
@@ -65,42 +54,42 @@ describe('A calls bob, registered on B1 and B2, through a 10-peer overlay', { ti
     const placed = await cluster.command(a, `call bob@${DOMAIN}`);
     assert.ok(placed.ok, placed.error);
     for (const b of [b1, b2]) {
-      await eventually('an incoming call ringing', async () => {
+      await until('an incoming call ringing', async () => {
         const c = await lastCall(b);
         return c?.direction === 'incoming' && c.state === 'ringing' ? c : undefined;
-      });
+      }, WAIT_MS, POLL_MS);
     }
-    const outgoing = await eventually('ringing at A', async () => {
+    const outgoing = await until('ringing at A', async () => {
       const c = await lastCall(a);
       return c?.state === 'ringing' && c.forks.filter((f) => f.state === 'ringing').length === 2 ? c : undefined;
-    });
+    }, WAIT_MS, POLL_MS);
     assert.equal(outgoing.forks.length, 2, 'one branch per registered device');
   });
 
   it('B2 answers; B1 stops ringing with a CANCEL', async () => {
     const answered = await cluster.command(b2, 'answer');
     assert.ok(answered.ok, answered.error);
-    const atA = await eventually('A active', async () => {
+    const atA = await until('A active', async () => {
       const c = await lastCall(a);
       return c?.state === 'active' ? c : undefined;
-    });
+    }, WAIT_MS, POLL_MS);
     assert.ok(atA.forks.some((f) => f.state === 'answered'));
-    const atB1 = await eventually('B1 cancelled', async () => {
+    const atB1 = await until('B1 cancelled', async () => {
       const c = await lastCall(b1);
       return c?.state === 'ended' ? c : undefined;
-    });
+    }, WAIT_MS, POLL_MS);
     // The CANCEL says why (RFC 3326): B1 shows the call as answered elsewhere, not missed.
     assert.equal(atB1.endReason, 'answered-elsewhere');
     assert.ok(atB1.timeline.some((t) => /CANCEL/.test(t.event)));
   });
 
   it('audio flows both ways and each side hears the other\'s tone', async () => {
-    const both = await eventually('RTP both ways with tones detected', async () => {
+    const both = await until('RTP both ways with tones detected', async () => {
       const [ca, cb] = [await lastCall(a), await lastCall(b2)];
       const ok = ca?.media && cb?.media && ca.media.counters.rtpReceived > 50 && cb.media.counters.rtpReceived > 50
         && ca.media.tone && cb.media.tone;
       return ok ? { ca: ca!, cb: cb! } : undefined;
-    });
+    }, WAIT_MS, POLL_MS);
     assert.ok(Math.abs(both.ca.media!.tone!.frequencyHz - 1000) <= 10, `A hears ${both.ca.media!.tone!.frequencyHz} Hz`);
     assert.ok(Math.abs(both.cb.media!.tone!.frequencyHz - 440) <= 10, `B2 hears ${both.cb.media!.tone!.frequencyHz} Hz`);
     assert.ok(both.ca.media!.counters.rtpSent > 50 && both.cb.media!.counters.rtpSent > 50);
@@ -109,20 +98,20 @@ describe('A calls bob, registered on B1 and B2, through a 10-peer overlay', { ti
   it('DTMF 1234# sent by B2 arrives at A as digits', async () => {
     const sent = await cluster.command(b2, 'dtmf 1234#');
     assert.ok(sent.ok, sent.error);
-    const atA = await eventually('digits at A', async () => {
+    const atA = await until('digits at A', async () => {
       const c = await lastCall(a);
       return c?.dtmfReceived === '1234#' ? c : undefined;
-    });
+    }, WAIT_MS, POLL_MS);
     assert.equal(atA.dtmfReceived, '1234#');
   });
 
   it('BYE ends the call on both sides', async () => {
     const hung = await cluster.command(a, 'hangup');
     assert.ok(hung.ok, hung.error);
-    const atB2 = await eventually('B2 ended', async () => {
+    const atB2 = await until('B2 ended', async () => {
       const c = await lastCall(b2);
       return c?.state === 'ended' ? c : undefined;
-    });
+    }, WAIT_MS, POLL_MS);
     assert.equal(atB2.endReason, 'hangup-remote');
     const atA = await lastCall(a);
     assert.equal(atA?.state, 'ended');

@@ -11,75 +11,17 @@ import fc from 'fast-check';
 import { SIP_MAX_HEADERS, SIP_MAX_HEADER_BYTES, SIP_MAX_MESSAGE_BYTES } from '../src/sip/core/constants.ts';
 import type { SipMessage, SipResponse } from '../src/sip/core/message.ts';
 import { SipStreamFramer, parseMessage } from '../src/sip/core/parse.ts';
-import { TransactionLayer } from '../src/sip/core/transaction-layer.ts';
-import { SipTransport } from '../src/sip/core/transport.ts';
-import type { Call } from '../src/sip/ua/call.ts';
-import type { MediaLeg } from '../src/sip/ua/media-leg.ts';
-import { type CallEvent, UserAgent } from '../src/sip/ua/user-agent.ts';
-import { plainSipTarget } from '../src/usage/sip/locator.ts';
-import { systemClock } from '../src/util/clock.ts';
-import { silentLogger } from '../src/util/log.ts';
+import { SIP_UA_NO_ANSWER_MS, SIP_UA_RING_TIMEOUT_MS } from '../src/sip/ua/constants.ts';
+import { type Agent, HOST, startAgent } from './harness/sip-agents.ts';
+import { sleep, until } from './harness/wait.ts';
 
-const HOST = '127.0.0.1';
 /** How long "nothing comes back" is waited for. */
 const QUIET_MS = 300;
 /** How long an expected response may take. */
 const ANSWER_MS = 2000;
 
-class FakeMediaLeg implements MediaLeg {
-  onDtmf: (digit: string) => void = () => {};
-  readonly canSendEvents = false;
-  offer(): string { return 'v=0\r\ns=fake offer\r\n'; }
-  answer(): string { return 'v=0\r\ns=fake answer\r\n'; }
-  accept(): void {}
-  start(): void {}
-  sendDtmf(): boolean { return false; }
-  status(): object { return {}; }
-  close(): void {}
-}
-
-interface Agent {
-  name: string;
-  transport: SipTransport;
-  transactions: TransactionLayer;
-  ua: UserAgent;
-  events: { call: Call; event: CallEvent }[];
-  close(): Promise<void>;
-}
-
-async function startAgent(name: string): Promise<Agent> {
-  const transport = new SipTransport({ log: silentLogger }, { host: HOST, port: 0 });
-  await transport.start();
-  const transactions = new TransactionLayer({ clock: systemClock, log: silentLogger, transport }, { timers: { t1Ms: 50, t2Ms: 400, t4Ms: 100 } });
-  transport.onMessage = (m, s) => transactions.receive(m, s);
-  const locator = { async locate(target: string) { return [plainSipTarget(target, () => false)!]; } };
-  const ua = new UserAgent({ clock: systemClock, log: silentLogger, transport, transactions, locator, media: async () => new FakeMediaLeg() }, { aor: `${name}@${HOST}` });
-  const events: Agent['events'] = [];
-  ua.onCallEvent = (call, event) => events.push({ call, event });
-  return {
-    name, transport, transactions, ua, events,
-    async close() {
-      ua.close();
-      await new Promise((r) => setTimeout(r, 30));
-      transactions.close();
-      transport.close();
-    },
-  };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 3000): Promise<T> {
-  const started = performance.now();
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (performance.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(10);
-  }
-}
+/** The UAs here run with the default no-answer and ring timeouts, not the harness's short ones. */
+const UA_TIMEOUTS = { noAnswerMs: SIP_UA_NO_ANSWER_MS, ringTimeoutMs: SIP_UA_RING_TIMEOUT_MS };
 
 /** A raw UDP socket on 127.0.0.1 keeping every datagram it receives. */
 class RawUdp {
@@ -249,8 +191,8 @@ describe('hostile SIP against a running UA', { timeout: 60_000 }, () => {
   let door: Agent;
   let caller: Agent;
   before(async () => {
-    door = await startAgent('door');
-    caller = await startAgent('caller');
+    door = await startAgent('door', UA_TIMEOUTS);
+    caller = await startAgent('caller', UA_TIMEOUTS);
   });
   after(async () => {
     await door.close();
