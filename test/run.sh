@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian tools of the interop tier: tshark (RELOAD and SIP dissectors), sipp (sip-tester),
-# baresip (baresip-core: no GTK or FFmpeg).
+# baresip (baresip-core: no GTK or FFmpeg), mosquitto and socat.
 updated=
 install() {
   echo "test/run.sh: installing $*" >&2
@@ -15,6 +15,9 @@ install() {
 command -v tshark >/dev/null 2>&1 || install tshark
 command -v sipp >/dev/null 2>&1 || install --no-install-recommends sip-tester
 command -v baresip >/dev/null 2>&1 || install --no-install-recommends baresip-core
+# MQTT broker and pty pairs for the device tier: mosquitto, socat.
+[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || install --no-install-recommends mosquitto
+command -v socat >/dev/null 2>&1 || install --no-install-recommends socat
 
 # npm packages, exactly as locked.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
