@@ -3,6 +3,7 @@ import { nodeDecodeIo, runDecode } from './decode/decode-command.ts';
 import { runCa } from './enroll/ca-command.ts';
 import { runEnroll } from './enroll/enroll-command.ts';
 import { controlCommand, runDevice } from './run/run-command.ts';
+import { runFlash } from './run/flash-command.ts';
 
 const USAGE = `usage: p2psip <command>
   run       start this device (embedded default configuration; see run --help)
@@ -13,7 +14,8 @@ const USAGE = `usage: p2psip <command>
   config-update FILE   offer a signed overlay configuration document to the running device
   decode    print RELOAD messages from hex, raw bytes or a pcap/pcapng capture as JSON
   ca        run the overlay's enrollment server (CA); ca add-user NAME PASSWORD adds an account
-  enroll    get this device's certificate from the enrollment server`;
+  enroll    get this device's certificate from the enrollment server
+  flash     write the bundle, configuration, identity and systemd unit into a board's root filesystem`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -33,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
       return runCa(args, print);
     case 'enroll':
       return runEnroll(args, print);
+    case 'flash':
+      return runFlash(args, print);
     case undefined:
     case '-h':
     case '--help':

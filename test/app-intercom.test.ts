@@ -48,7 +48,7 @@ async function building(t: Parameters<typeof agents>[0], init: (flats: Agent[]) 
     doorCode: '1234#',
     ...init([flatA, flatB]),
   });
-  t.after(() => intercom.close());
+  t.after(async () => intercom.close());
   return { panel, flatA, flatB, door, led, events, intercom };
 }
 

@@ -17,6 +17,11 @@ export interface DigitalOptions {
   mode: 'input' | 'inputPullUp' | 'inputPullDown' | 'output';
   /** Input pins: called on every edge (ECMA-419 `onReadable`); the driver reads the value. */
   onReadable?: () => void;
+  /**
+   * Output pins: the level set before the pin starts driving, so a relay never sees a glitch
+   * between opening the pin and the driver's first write. Default: the pin's current latch.
+   */
+  initialValue?: number;
 }
 
 /** What a board gives its drivers: digital pins. */

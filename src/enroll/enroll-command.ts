@@ -47,7 +47,7 @@ export async function runEnroll(args: string[], print: (line: string) => void): 
   const e = saved.enrollment;
   print(JSON.stringify({
     event: 'enrolled', nodeIds: e.nodeIds.map(toHex), userName: e.userName, overlay: e.overlay,
-    notAfter: new Date(e.info.notAfterMs).toISOString(), certificate: saved.certificatePath, key: saved.keyPath, rootCertificate: saved.rootPath,
+    notAfter: new Date(e.info.notAfterMs).toISOString(), certificate: saved.certificatePath, key: saved.keyPath, rootCertificate: saved.rootPath, record: saved.recordPath,
   }));
   return 0;
 }

@@ -1,20 +1,19 @@
 // The enrollment client (RFC 6940 §11.3): a device asks the enrollment server for its
 // certificate over HTTPS, checks that the answer chains to a root-cert and certifies its own
-// key, and keeps key and certificate where loadOrCreateIdentity finds them (identity.key,
-// identity.crt), so that `p2psip run` uses the CA-issued identity.
-import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+// key, and keeps key, certificate and roots in the device's flash identity record
+// (src/device/flash-identity.ts), so that `p2psip run` uses the CA-issued identity; the
+// identity.key, identity.crt and root-cert.pem copies are where loadOrCreateIdentity and
+// tools find them.
+import { type KeyObject, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
-import { join } from 'node:path';
 import { type PeerCertificate, checkServerIdentity } from 'node:tls';
 import { type NodeId } from '../codec/index.ts';
-import {
-  type CertificateInfo, CaTrust, CertificateError, IDENTITY_CERT_FILE, IDENTITY_CERT_FILE_MODE, IDENTITY_KEY_FILE, IDENTITY_KEY_FILE_MODE,
-  buildCsr, certificatePem, parseCertificate, writeFileAtomic,
-  readIfExists,
-} from '../reload/security/index.ts';
+import { FlashIdentity } from '../device/flash-identity.ts';
+import { FlashStore } from '../device/flash-store.ts';
+import { type CertificateInfo, CaTrust, CertificateError, buildCsr, certificatePem, parseCertificate } from '../reload/security/index.ts';
 import { type Clock, systemClock } from '../util/clock.ts';
-import { ENROLLMENT_CLIENT_TIMEOUT_MS, ENROLLMENT_MAX_ANSWER_BYTES, PUBLIC_FILE_MODE, ROOT_CERT_FILE } from './constants.ts';
+import { type Logger, createLogger } from '../util/log.ts';
+import { ENROLLMENT_CLIENT_TIMEOUT_MS, ENROLLMENT_MAX_ANSWER_BYTES } from './constants.ts';
 import type { EnrollmentRefusal } from './enrollment-server.ts';
 import { encodeMultipart } from './multipart.ts';
 
@@ -164,32 +163,30 @@ function post(url: URL, form: { body: Uint8Array; contentType: string }, opts: E
 
 export interface EnrolledFiles {
   enrollment: Enrollment;
+  /** The PEM copies of earlier versions: identity.key (0600), identity.crt, root-cert.pem. */
   keyPath: string;
   certificatePath: string;
   rootPath: string;
+  /** The flash record that holds all three (identity.cbor, 0600). */
+  recordPath: string;
 }
 
 /**
  * Enrolls the device whose data directory is `dataDir`. A key already there (a self-signed
- * identity, or an earlier enrollment) is the one certified, so that only identity.crt changes
- * and a power cut can never leave a key with another key's certificate; otherwise a new
- * ECDSA P-256 key is made and written first. The roots are kept in root-cert.pem.
+ * identity, or an earlier enrollment) is the one certified, so that only the certificate
+ * changes; otherwise a new ECDSA P-256 key is made. Key, certificate and roots are written
+ * in one atomic record, so a power cut never leaves a key with another key's certificate.
+ * A damaged identity record is moved aside first: enrolling again is its remedy.
  */
-export async function enrollDevice(dataDir: string, opts: Omit<EnrollOptions, 'privateKey'>): Promise<EnrolledFiles> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const keyPath = join(dataDir, IDENTITY_KEY_FILE);
-  const certificatePath = join(dataDir, IDENTITY_CERT_FILE);
-  const rootPath = join(dataDir, ROOT_CERT_FILE);
-  const existing = await readIfExists(keyPath);
-  const privateKey = existing !== undefined ? createPrivateKey(existing) : generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+export async function enrollDevice(dataDir: string, opts: Omit<EnrollOptions, 'privateKey'>, components: { log?: Logger } = {}): Promise<EnrolledFiles> {
+  const log = components.log ?? createLogger('enroll:client');
+  const store = await FlashStore.open({ clock: opts.clock, log }, { dir: dataDir });
+  const identity = new FlashIdentity({ store, log, clock: opts.clock });
+  const existing = await identity.keyForEnrollment();
+  const privateKey = existing ?? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
   const enrollment = await requestCertificate({ ...opts, privateKey });
-  if (existing === undefined) {
-    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    if (!(await writeFileAtomic(keyPath, pem, { mode: IDENTITY_KEY_FILE_MODE, overwrite: false }))) {
-      throw new Error(`${keyPath} appeared while enrolling: enroll again`);
-    }
-  }
-  await writeFileAtomic(certificatePath, certificatePem(enrollment.certificate), { mode: IDENTITY_CERT_FILE_MODE, overwrite: true });
-  await writeFileAtomic(rootPath, opts.roots.map(certificatePem).join(''), { mode: PUBLIC_FILE_MODE, overwrite: true });
-  return { enrollment, keyPath, certificatePath, rootPath };
+  await identity.saveEnrollment({
+    key: new Uint8Array(privateKey.export({ type: 'pkcs8', format: 'der' })), certificate: enrollment.certificate, roots: [...opts.roots],
+  }, existing === undefined);
+  return { enrollment, keyPath: identity.keyPath, certificatePath: identity.certificatePath, rootPath: identity.rootPath, recordPath: identity.recordPath };
 }

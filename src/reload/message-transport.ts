@@ -115,6 +115,11 @@ export class MessageTransport {
     this.handlers.set(MessageCode[name], handler as Handler);
   }
 
+  /** Stops answering `name` (a role's handlers go when the device changes role). */
+  unhandle(name: BodyName): void {
+    this.handlers.delete(MessageCode[name]);
+  }
+
   close(): void {
     this.closed = true;
     this.transactions.close();

@@ -142,9 +142,10 @@ export class ReloadNode {
 
   private async connectBack(requester: NodeId, req: AttachReqAns, ctx: RequestContext): Promise<void> {
     try {
+      // Remembered even when a link exists already: it is the address to come back through.
+      const endpoint = this.remember(requester, req.candidates);
       let link = this.links.get(requester);
       if (!link) {
-        const endpoint = this.remember(requester, req.candidates);
         if (!endpoint) return;
         link = await this.links.connect(endpoint, requester);
       }

@@ -1,15 +1,13 @@
 // Builds a running overlay node from a DeviceConfig: identity from flash, TLS links, the
 // message transport, and CHORD-RELOAD as a peer or a client.
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { KindId, toHex } from '../codec/index.ts';
 import { TlsTransport } from '../link/tls-transport.ts';
 import type { Endpoint } from '../link/link.ts';
 import { ReloadNode } from '../reload/node.ts';
-import { type NodeIdentity, loadOrCreateIdentity } from '../reload/security/identity.ts';
+import type { NodeIdentity } from '../reload/security/identity.ts';
 import { CaTrust } from '../reload/security/ca-trust.ts';
 import { OverlayConfigurationInForce } from '../reload/handlers/config-update.ts';
-import { writeFileAtomic } from '../reload/security/atomic-file.ts';
 import { nodeSecurity } from '../reload/security/node-security.ts';
 import { AnyOfTrust } from '../reload/security/trust.ts';
 import { DataClient, KindRegistry, Storage } from '../reload/storage/index.ts';
@@ -19,8 +17,10 @@ import { sipRegistrationStoreCheck } from '../usage/sip/storing-peer-check.ts';
 import { ChordPeer } from '../topology/chord/chord.ts';
 import { type Clock, systemClock } from '../util/clock.ts';
 import { type Logger, createLogger } from '../util/log.ts';
+import { linkedPeerEndpoints } from '../device/flash-peers.ts';
+import { type DeviceFlash, openDeviceFlash } from '../device/flash-state.ts';
 import type { DeviceConfig } from './config.ts';
-import { OVERLAY_CONFIGURATION_FILE, bootstrapsOf, chordSettings, loadConfiguration, overlayTrust, transportSettings } from './overlay-settings.ts';
+import { bootstrapsOf, chordSettings, loadConfiguration, overlayTrust, transportSettings } from './overlay-settings.ts';
 
 /** Message security for a self-signed overlay (§11.3.1): our signer, everyone's verifier. */
 export function selfSignedSecurity(identity: NodeIdentity, clock: Clock): MessageSecurity {
@@ -30,7 +30,9 @@ export function selfSignedSecurity(identity: NodeIdentity, clock: Clock): Messag
 export interface OverlayDevice {
   readonly identity: NodeIdentity;
   readonly node: ReloadNode;
+  /** The topology of the role in force; replaced when the role changes. */
   readonly topology: ChordPeer | ChordClient;
+  readonly role: 'peer' | 'client';
   readonly listening: Endpoint;
   /** A peer's storage (§7); a client stores nothing (§4.2). */
   readonly storage: Storage | undefined;
@@ -40,7 +42,15 @@ export interface OverlayDevice {
   readonly security: MessageSecurity;
   /** The overlay configuration in force; ConfigUpdate replaces it (§6.5.4). */
   readonly configuration: OverlayConfigurationInForce;
+  /** What the device keeps on flash: identity, configuration, remembered peers, settings. */
+  readonly flash: DeviceFlash;
   status(): object;
+  /**
+   * Changes role while running: a peer hands its data to its successor and leaves (§10.9),
+   * then attaches as a client (§4.2); a client closes its attachment and joins as a peer
+   * (§10.5). Switches are serialised; switching to the role in force does nothing.
+   */
+  switchRole(to: 'peer' | 'client'): Promise<void>;
   /** Leaves the overlay (a peer tells its neighbours, §10.9), then closes everything. */
   stop(): Promise<void>;
 }
@@ -54,14 +64,16 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
   const logFor = (name: string): Logger => components.log ?? createLogger(name);
   const log = logFor('reload:node');
   mkdirSync(config.dataDir, { recursive: true });
-  const loaded = loadConfiguration(config);
+  // Identity, the configuration in force and the remembered peers live in the flash store.
+  const flash = await openDeviceFlash(config.dataDir, { clock, log: logFor('device:flash') });
+  const loaded = loadConfiguration(config, { saved: await flash.configuration.load() });
   // §11.1 clients-permitted: "There is currently no way for the overlay to enforce this", so
   // the device does: it will not run as a client where the overlay wants peers only.
   if (config.role === 'client' && !loaded.configuration.clientsPermitted) {
     throw new Error('the overlay configuration does not permit clients (clients-permitted is false): run as a peer');
   }
-  const trust = overlayTrust(config, loaded);
-  const identity = await loadOrCreateIdentity(config.dataDir, { overlay: config.overlay, userName: config.userName, clock, trust });
+  const trust = overlayTrust(config, loaded, await flash.identity.enrollmentState());
+  const identity = await flash.identity.loadOrCreate({ overlay: config.overlay, userName: config.userName, clock, trust });
   const security = nodeSecurity(identity, clock, trust);
   const tls = new TlsTransport({ clock, log: logFor('link:tls') }, {
     key: identity.privateKey, cert: identity.certificatePem, verifyPeer: security.verifyPeer,
@@ -77,70 +89,119 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
   tls.onLink = (link) => node.acceptLink(link);
   const configuration = new OverlayConfigurationInForce({
     clock, log: logFor('reload:config'), node, kinds, trust,
-    save: (xml) => writeFileAtomic(join(config.dataDir, OVERLAY_CONFIGURATION_FILE), xml, { mode: 0o644, overwrite: true }).then(() => {}),
+    save: (xml) => flash.configuration.save(xml),
   }, loaded.configuration, loaded.xml);
   // RFC 7904 §3.3: the Storing Peer's own checks of SIP-REGISTRATION, under whichever
   // configuration is in force when the Store arrives.
   kinds.setStoreCheck(KindId.SIP_REGISTRATION, sipRegistrationStoreCheck({ configuration: () => configuration.current, log: logFor('usage:sip') }));
   const chordLog = logFor('reload:chord');
-  const topology = config.role === 'client'
-    ? new ChordClient({ clock, log: chordLog, node })
-    : new ChordPeer({ clock, log: chordLog, node }, chordSettings(config, loaded));
+  let role: 'peer' | 'client' = config.role;
+  let topology: ChordPeer | ChordClient;
   let storage: Storage | undefined;
-  if (topology instanceof ChordPeer) {
-    const table = topology.table;
-    storage = new Storage({
+  // A peer's topology and storage, or a client's topology: built at start and again when the
+  // device changes role (resources short or back, src/device/resources.ts).
+  const assemble = (as: 'peer' | 'client'): void => {
+    role = as;
+    storage = undefined;
+    if (as === 'client') {
+      topology = new ChordClient({ clock, log: chordLog, node });
+      return;
+    }
+    const peer = new ChordPeer({ clock, log: chordLog, node }, chordSettings(config, loaded));
+    topology = peer;
+    const table = peer.table;
+    const s = new Storage({
       clock, log: logFor('reload:storage'), node, security, kinds,
-      topology: { isResponsible: (id) => topology.isResponsible(id), predecessors: () => table.predecessors, successors: () => table.successors },
+      topology: { isResponsible: (id) => peer.isResponsible(id), predecessors: () => table.predecessors, successors: () => table.successors },
     }, { budgetBytes: config.storageBudgetBytes });
-    const s = storage;
+    storage = s;
     table.onNeighboursChanged = () => s.neighboursChanged();
-  }
-  const data = new DataClient({ clock, security, transport: node.transport });
-  try {
-    const { bootstraps, first } = bootstrapsOf(config, loaded, advertised);
-    if (topology instanceof ChordPeer && bootstraps.length === 0) topology.createOverlay();
-    else if (topology instanceof ChordPeer && first) {
-      // A configured bootstrap node joins the others if one answers, else starts the overlay.
-      await topology.join(bootstraps).catch(() => topology.createOverlay());
-    } else await topology.join(bootstraps);
-    storage?.start();
-  } catch (e) {
+  };
+  /** §10.9: a joined peer hands the data it is responsible for to its successor, then leaves. */
+  const leavePeerRole = async (): Promise<void> => {
+    if (topology instanceof ChordPeer) {
+      if (topology.state === 'joined') await storage?.handover().catch(() => {});
+      await topology.leave();
+    }
     storage?.close();
     topology.close();
+  };
+  assemble(config.role);
+  const data = new DataClient({ clock, security, transport: node.transport });
+  try {
+    const { bootstraps, first } = bootstrapsOf(config, loaded, advertised, flash.peers.rememberedPeers());
+    const t = topology!;
+    if (t instanceof ChordPeer && bootstraps.length === 0) t.createOverlay();
+    else if (t instanceof ChordPeer && first) {
+      // A configured bootstrap node joins the others if one answers, else starts the overlay.
+      await t.join(bootstraps).catch(() => t.createOverlay());
+    } else await t.join(bootstraps);
+    storage?.start();
+    // §11.4: the peers we are linked to become bootstraps of the next boot.
+    flash.peers.track(() => linkedPeerEndpoints(node, advertised));
+  } catch (e) {
+    storage?.close();
+    topology!.close();
     node.close();
     await tls.close();
     throw e;
   }
   let stopped = false;
+  let switching: Promise<void> | undefined;
   return {
-    identity, node, topology, listening: advertised, storage, data, kinds, security, configuration,
+    identity, node, listening: advertised, data, kinds, security, configuration, flash,
+    get topology() { return topology; },
+    get storage() { return storage; },
+    get role() { return role; },
     status: () => ({
-      ...deviceStatus(config, identity, node, topology, advertised), trust: trust instanceof CaTrust ? 'ca' : trust instanceof AnyOfTrust ? 'ca+self-signed' : 'self-signed',
+      ...deviceStatus(config, role, identity, node, topology, advertised), trust: trust instanceof CaTrust ? 'ca' : trust instanceof AnyOfTrust ? 'ca+self-signed' : 'self-signed',
       configuration: configuration.status(), storage: storage?.status() ?? null,
     }),
+    switchRole(to: 'peer' | 'client'): Promise<void> {
+      if (stopped) return Promise.reject(new Error('device stopped'));
+      if (to === role && !switching) return Promise.resolve();
+      if (to === 'client' && !configuration.current.clientsPermitted) {
+        return Promise.reject(new Error('the overlay configuration does not permit clients (clients-permitted is false)'));
+      }
+      const run = async (): Promise<void> => {
+        if (to === role) return;
+        // Whom to come back through: the peers we are linked to now, then the configured ones.
+        const known = [
+          ...node.links.all().map((l) => node.endpointOf(l.remoteNodeId)).filter((e): e is Endpoint => e !== undefined),
+          ...node.knownEndpoints(),
+        ].filter((e) => e.host !== advertised.host || e.port !== advertised.port);
+        const { bootstraps } = bootstrapsOf(config, loaded, advertised);
+        const via = [...known, ...bootstraps];
+        if (role === 'peer') await leavePeerRole();
+        else topology.close();
+        assemble(to);
+        const t = topology;
+        if (t instanceof ChordPeer && via.length === 0) t.createOverlay();
+        else await t.join(via);
+        storage?.start();
+      };
+      switching = (switching ?? Promise.resolve()).then(run).finally(() => { switching = undefined; });
+      return switching;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
-      if (topology instanceof ChordPeer) {
-        // §10.9: the data we are responsible for goes to our successor before we leave.
-        if (topology.state === 'joined') await storage?.handover().catch(() => {});
-        await topology.leave();
-      }
-      storage?.close();
-      topology.close();
+      await switching?.catch(() => {});
+      if (role === 'peer') await leavePeerRole();
+      else topology.close();
       node.close();
       await tls.close();
+      await flash.close();
     },
   };
 }
 
-function deviceStatus(config: DeviceConfig, identity: NodeIdentity, node: ReloadNode, topology: ChordPeer | ChordClient, advertised: Endpoint): object {
+function deviceStatus(config: DeviceConfig, role: 'peer' | 'client', identity: NodeIdentity, node: ReloadNode, topology: ChordPeer | ChordClient, advertised: Endpoint): object {
   const t = node.transport;
   return {
     nodeId: toHex(identity.nodeId),
     overlay: config.overlay,
-    role: config.role,
+    role,
     state: topology.state,
     listen: `${advertised.host}:${advertised.port}`,
     routingTable: topology instanceof ChordPeer ? topology.table.toJSON() : { peer: topology.peer ? toHex(topology.peer.remoteNodeId) : null },

@@ -4,6 +4,8 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { EnrollmentState } from '../device/flash-identity.ts';
+import { LEGACY_CONFIGURATION_FILE } from '../device/flash-constants.ts';
 import { ROOT_CERT_FILE } from '../enroll/constants.ts';
 import type { Endpoint } from '../link/link.ts';
 import { type OverlayConfiguration, embeddedDefaultConfiguration, isNewerConfigurationSequence, parseOverlayConfiguration } from '../reload/config/index.ts';
@@ -14,8 +16,11 @@ import { AnyOfTrust, SelfSignedTrust, type TrustPolicy } from '../reload/securit
 import type { ChordInit } from '../topology/chord/chord.ts';
 import type { DeviceConfig } from './config.ts';
 
-/** Where the configuration in force is kept across power cuts. */
-export const OVERLAY_CONFIGURATION_FILE = 'overlay-config.xml';
+/**
+ * Where earlier versions kept the configuration in force; a device now keeps it in its flash
+ * store (src/device/flash-configuration.ts), which migrates this file once.
+ */
+export const OVERLAY_CONFIGURATION_FILE = LEGACY_CONFIGURATION_FILE;
 
 export interface LoadedConfiguration {
   configuration: OverlayConfiguration;
@@ -26,12 +31,18 @@ export interface LoadedConfiguration {
 /**
  * The overlay configuration document: the newer of the one saved on flash (the last
  * ConfigUpdate accepted) and the one given with --overlay-config; without either, the
- * embedded default of a self-signed building overlay.
+ * embedded default of a self-signed building overlay. `flash.saved` is the document the flash
+ * store holds (src/device/flash-configuration.ts); without `flash`, the file of earlier
+ * versions in the data directory is read.
  */
-export function loadConfiguration(config: DeviceConfig): LoadedConfiguration {
+export function loadConfiguration(config: DeviceConfig, flash?: { saved: string | undefined }): LoadedConfiguration {
   const candidates: string[] = [];
-  const saved = join(config.dataDir, OVERLAY_CONFIGURATION_FILE);
-  if (existsSync(saved)) candidates.push(readFileSync(saved, 'utf8'));
+  if (flash) {
+    if (flash.saved !== undefined) candidates.push(flash.saved);
+  } else {
+    const saved = join(config.dataDir, OVERLAY_CONFIGURATION_FILE);
+    if (existsSync(saved)) candidates.push(readFileSync(saved, 'utf8'));
+  }
   if (config.overlayConfiguration) candidates.push(readFileSync(config.overlayConfiguration, 'utf8'));
   let best: LoadedConfiguration | undefined;
   for (const xml of candidates) {
@@ -46,19 +57,21 @@ export function loadConfiguration(config: DeviceConfig): LoadedConfiguration {
  * document, or saved by `p2psip enroll`), self-signed ones (§11.3.1) when the document says
  * self-signed-permitted, or, with neither document nor roots, the embedded self-signed
  * building overlay. An enrolled device never falls back to a self-signed identity: without
- * its certificate it must enroll first.
+ * its certificate it must enroll first. `enrollment` is what the flash store holds (saved
+ * roots, whether there is a certificate); without it, the files of earlier versions are read.
  */
-export function overlayTrust(config: DeviceConfig, loaded: LoadedConfiguration): TrustPolicy {
+export function overlayTrust(config: DeviceConfig, loaded: LoadedConfiguration, enrollment?: EnrollmentState): TrustPolicy {
   const overlay = loaded.configuration;
   const rootsPath = join(config.dataDir, ROOT_CERT_FILE);
-  const roots = [...overlay.rootCerts, ...(existsSync(rootsPath) ? pemCertificates(readFileSync(rootsPath, 'utf8')) : [])];
+  const saved = enrollment ? enrollment.roots : existsSync(rootsPath) ? pemCertificates(readFileSync(rootsPath, 'utf8')) : [];
+  const roots = [...overlay.rootCerts, ...saved];
   const selfSignedPermitted = loaded.xml !== undefined ? overlay.selfSignedPermitted?.value === true : roots.length === 0;
   const selfSigned = selfSignedPermitted ? new SelfSignedTrust({ overlay: config.overlay, digest: overlay.selfSignedPermitted?.digest }) : undefined;
   if (roots.length === 0) {
     if (!selfSigned) throw new Error('the overlay configuration permits no self-signed certificates and names no root-cert');
     return selfSigned;
   }
-  if (!selfSigned && !existsSync(join(config.dataDir, IDENTITY_CERT_FILE))) {
+  if (!selfSigned && !(enrollment ? enrollment.hasCertificate : existsSync(join(config.dataDir, IDENTITY_CERT_FILE)))) {
     throw new Error('the overlay has a CA but the device has no certificate: enroll first (p2psip enroll)');
   }
   const ca = new CaTrust({ roots, overlay: config.overlay });
@@ -67,14 +80,24 @@ export function overlayTrust(config: DeviceConfig, loaded: LoadedConfiguration):
 
 /**
  * Where to join: the --bootstrap list, else the document's bootstrap-node elements (§11.4)
- * other than ourselves. `first` is true when this device may start the overlay: there is no
- * bootstrap at all, or it is one of the configured bootstrap nodes.
+ * other than ourselves, then the peers remembered from earlier runs. `first` is true when
+ * this device may start the overlay: there is no configured bootstrap at all, or it is one of
+ * the configured bootstrap nodes.
+ *
+ * §11.4 lets a node try its cached peers "before falling back to the bootstrap nodes listed
+ * in the configuration file"; they come after them here, so that a stale cache (peers that
+ * moved or are off) never slows a boot whose configured bootstrap nodes answer, and still
+ * brings the device back when those are down.
  */
-export function bootstrapsOf(config: DeviceConfig, loaded: LoadedConfiguration, self: Endpoint): { bootstraps: Endpoint[]; first: boolean } {
-  if (config.bootstrap.length > 0) return { bootstraps: config.bootstrap, first: false };
-  const nodes = loaded.configuration.bootstrapNodes;
+export function bootstrapsOf(config: DeviceConfig, loaded: LoadedConfiguration, self: Endpoint, remembered: readonly Endpoint[] = []): { bootstraps: Endpoint[]; first: boolean } {
   const isSelf = (b: Endpoint): boolean => b.port === self.port && (b.host === self.host || b.host === config.listen.host);
-  return { bootstraps: nodes.filter((b) => !isSelf(b)), first: nodes.length === 0 || nodes.some(isSelf) };
+  const withRemembered = (configured: Endpoint[]): Endpoint[] => {
+    const known = new Set(configured.map((b) => `${b.host}:${b.port}`));
+    return [...configured, ...remembered.filter((b) => !isSelf(b) && !known.has(`${b.host}:${b.port}`))];
+  };
+  if (config.bootstrap.length > 0) return { bootstraps: withRemembered(config.bootstrap), first: false };
+  const nodes = loaded.configuration.bootstrapNodes;
+  return { bootstraps: withRemembered(nodes.filter((b) => !isSelf(b))), first: nodes.length === 0 || nodes.some(isSelf) };
 }
 
 /** The transport's parameters: the document's where one was given, flags over them. */

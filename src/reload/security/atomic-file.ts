@@ -1,7 +1,8 @@
 // Crash-safe file writes for the persisted identity: a reader sees the old file or the whole
 // new one, never a torn key (write a temporary file, fsync, rename or link, fsync the folder).
+// The flash store (src/device/flash-store.ts) builds its rotating records from the same parts.
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export interface AtomicWriteOptions {
@@ -11,20 +12,38 @@ export interface AtomicWriteOptions {
   overwrite: boolean;
 }
 
-function hasCode(e: unknown, ...codes: string[]): boolean {
+export function hasCode(e: unknown, ...codes: string[]): boolean {
   return typeof e === 'object' && e !== null && codes.includes((e as { code?: unknown }).code as string);
+}
+
+/** `.<name>.<pid>.<8 hex>.tmp`: the writer's pid tells a stray file from one being written. */
+const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Writes `data` to a new temporary file beside `path` and makes it durable (fsync) before
+ * returning its name. `exactMode` sets the mode regardless of the umask (fchmod).
+ */
+export async function writeTempFile(path: string, data: string | Uint8Array, mode: number, exactMode = false): Promise<string> {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await open(temp, 'wx', mode);
+  try {
+    if (exactMode) await fh.chmod(mode);
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    throw e;
+  }
+  await fh.close();
+  return temp;
 }
 
 /** Writes `data` to `path` atomically; returns false when `overwrite` is off and `path` exists. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions): Promise<boolean> {
-  const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(temp, 'wx', options.mode);
+  const temp = await writeTempFile(path, data, options.mode);
   let placed = false;
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-    await fh.close();
     if (options.overwrite) {
       await rename(temp, path);
       placed = true;
@@ -38,15 +57,14 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
       }
     }
   } finally {
-    await fh.close().catch(() => {});
     if (!placed || !options.overwrite) await unlink(temp).catch(() => {});
   }
-  if (placed) await syncDirectory(dir);
+  if (placed) await syncDirectory(dirname(path));
   return placed;
 }
 
-/** Makes the new directory entry durable; some platforms cannot fsync a directory. */
-async function syncDirectory(dir: string): Promise<void> {
+/** Makes new directory entries durable; some platforms cannot fsync a directory. */
+export async function syncDirectory(dir: string): Promise<void> {
   let fh;
   try {
     fh = await open(dir, 'r');
@@ -56,6 +74,43 @@ async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await fh?.close();
   }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, under another user.
+    return !hasCode(e, 'ESRCH');
+  }
+}
+
+/**
+ * Removes the temporary files of writers that died before their rename (a power cut, a
+ * SIGKILL); those of a live process, this one included, are still being written. Returns
+ * the names removed.
+ */
+export async function removeStrayTempFiles(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    if (hasCode(e, 'ENOENT')) return [];
+    throw e;
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m || processAlive(Number(m[1]))) continue;
+    try {
+      await unlink(join(dir, name));
+      removed.push(name);
+    } catch (e) {
+      if (!hasCode(e, 'ENOENT')) throw e;
+    }
+  }
+  return removed;
 }
 
 /** A text file's contents, or undefined when there is no such file. */

@@ -120,6 +120,8 @@ export function fromPem(keyPem: string, certPem: string): NodeIdentity {
  * certificate for another overlay, user name or Node-ID digest is an error, never replaced.
  * A certificate issued by an enrollment CA (`p2psip enroll`, §11.3) is used as it is: its
  * Node-IDs and user name are the CA's choice, so only the overlay is compared with `opts`.
+ * A device keeps its identity in its flash store instead (src/device/flash-identity.ts),
+ * which applies the same checks (checkStoredIdentity) and keeps these two files as a copy.
  */
 export async function loadOrCreateIdentity(dataDir: string, opts: LoadIdentityOptions): Promise<NodeIdentity> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -135,39 +137,49 @@ export async function loadOrCreateIdentity(dataDir: string, opts: LoadIdentityOp
     keyPem = (await writeFileAtomic(keyPath, pem, { mode: IDENTITY_KEY_FILE_MODE, overwrite: false })) ? pem : await readFile(keyPath, 'utf8');
   }
   const privateKey = createPrivateKey(keyPem);
-  const fresh = (): NodeIdentity => createSelfSignedIdentity({ ...opts, privateKey });
 
   const certPem = await readIfExists(certPath);
   if (certPem === undefined) {
     // A first run that stopped between the two files: the key alone fixes the Node-ID.
-    const id = fresh();
+    const id = createSelfSignedIdentity({ ...opts, privateKey });
     if (await writeFileAtomic(certPath, id.certificatePem, { mode: IDENTITY_CERT_FILE_MODE, overwrite: false })) return id;
     return loadOrCreateIdentity(dataDir, opts);
   }
-  let id: NodeIdentity;
+  let stored: NodeIdentity;
   try {
-    id = fromPem(keyPem, certPem);
+    stored = fromPem(keyPem, certPem);
   } catch (e) {
     throw new Error(`${certPath} does not hold a usable certificate for ${keyPath}: ${(e as Error).message}`, { cause: e });
   }
+  const { identity, renewed } = checkStoredIdentity(stored, certPath, opts);
+  if (renewed) await writeFileAtomic(certPath, identity.certificatePem, { mode: IDENTITY_CERT_FILE_MODE, overwrite: true });
+  return identity;
+}
+
+/**
+ * Checks an identity read from storage against the run options: the overlay always; for a
+ * self-signed certificate (§11.3.1) also the user name and the Node-ID digest, renewing it
+ * from the same key once expired (`renewed`: the caller stores the new certificate); for a
+ * CA-issued one (§11.3) its validity and `opts.trust`. `where` names the stored certificate
+ * in error messages. Throws CertificateError.
+ */
+export function checkStoredIdentity(id: NodeIdentity, where: string, opts: LoadIdentityOptions): { identity: NodeIdentity; renewed: boolean } {
   const digest = opts.digest ?? DEFAULT_NODE_ID_DIGEST;
   if (id.overlay.toLowerCase() !== opts.overlay.toLowerCase()) {
-    throw new CertificateError('overlay_mismatch', `${certPath} is for overlay ${id.overlay}, not ${opts.overlay}`);
+    throw new CertificateError('overlay_mismatch', `${where} is for overlay ${id.overlay}, not ${opts.overlay}`);
   }
-  if (!isSelfIssued(id.info)) return checkIssuedIdentity(id, certPath, opts);
+  if (!isSelfIssued(id.info)) return { identity: checkIssuedIdentity(id, where, opts), renewed: false };
   if (id.userName !== opts.userName) {
-    throw new CertificateError('user_name_mismatch', `${certPath} is for user ${id.userName}, not ${opts.userName}`);
+    throw new CertificateError('user_name_mismatch', `${where} is for user ${id.userName}, not ${opts.userName}`);
   }
   if (!idEquals(id.nodeId, selfSignedNodeId(id.info.spki, digest))) {
-    throw new CertificateError('node_id_mismatch', `${certPath} has Node-ID ${toHex(id.nodeId)}, not ${digest}(SubjectPublicKeyInfo)`);
+    throw new CertificateError('node_id_mismatch', `${where} has Node-ID ${toHex(id.nodeId)}, not ${digest}(SubjectPublicKeyInfo)`);
   }
   // Renew only on expiry: a clock behind (a board without RTC before time sync) is left alone.
   if ((opts.clock ?? systemClock).wallTime() > id.info.notAfterMs) {
-    const renewed = fresh();
-    await writeFileAtomic(certPath, renewed.certificatePem, { mode: IDENTITY_CERT_FILE_MODE, overwrite: true });
-    return renewed;
+    return { identity: createSelfSignedIdentity({ ...opts, privateKey: id.privateKey }), renewed: true };
   }
-  return id;
+  return { identity: id, renewed: false };
 }
 
 /** A CA-issued identity (§11.3): the node cannot renew it itself, so expiry is an error. */

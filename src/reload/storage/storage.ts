@@ -82,5 +82,8 @@ export class Storage {
   close(): void {
     this.components.clock.clearTimeout(this.sweepTimer);
     this.replication.close();
+    // Data requests are no longer ours to answer (the device may go on as a client, §4.2).
+    const t = this.components.node.transport;
+    for (const name of ['store_req', 'fetch_req', 'stat_req', 'find_req'] as const) t.unhandle(name);
   }
 }

@@ -390,6 +390,9 @@ export class ChordPeer implements Topology {
   close(): void {
     this.state = 'closed';
     this.stopTimers();
+    // A closed peer answers no more topology requests (the device may go on as a client).
+    const t = this.components.node.transport;
+    for (const name of ['join_req', 'update_req', 'leave_req', 'route_query_req'] as const) t.unhandle(name);
   }
 
   /** Share of the ring we are responsible for, parts per billion (§6.4.2.5). */

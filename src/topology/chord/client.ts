@@ -53,7 +53,7 @@ export class ChordClient implements Topology {
   async join(bootstraps: Endpoint[]): Promise<void> {
     for (const b of bootstraps) this.known.set(`${b.host}:${b.port}`, b);
     this.state = 'attaching';
-    let lastError: unknown;
+    const errors: string[] = [];
     // Peers met lately first (the backup among them), then the configured bootstraps.
     const candidates = new Map<string, Endpoint>();
     for (const e of [...this.components.node.knownEndpoints(), ...this.known.values()]) candidates.set(`${e.host}:${e.port}`, e);
@@ -64,11 +64,11 @@ export class ChordClient implements Topology {
         this.settle(peer, boot);
         return;
       } catch (e) {
-        lastError = e;
+        errors.push(`${b.host}:${b.port}: ${(e as Error).message}`);
       }
     }
     this.state = 'idle';
-    throw new Error(`client could not attach: ${(lastError as Error | undefined)?.message ?? 'no bootstrap'}`);
+    throw new Error(`client could not attach: ${errors.length ? errors.join('; ') : 'no bootstrap'}`);
   }
 
   private settle(peer: Link, boot?: Link): void {
@@ -142,5 +142,6 @@ export class ChordClient implements Topology {
 
   close(): void {
     this.state = 'closed';
+    this.components.node.transport.unhandle('update_req');
   }
 }
