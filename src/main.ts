@@ -12,6 +12,10 @@ const USAGE = `usage: p2psip <command>
   store     store a signed value in the overlay through the running device
   fetch     fetch values from the overlay and verify their signatures
   config-update FILE   offer a signed overlay configuration document to the running device
+  call AOR|sip:URI     ring every device registered for an AOR (or a plain SIP address)
+  answer | hangup | dtmf DIGITS | register sip:REGISTRAR   the running device's calls
+  press BUTTON [--long] | open | door    the intercom: a call button, the door strike
+  resources [budget BYTES] | role peer|client | log tail [N]   resources, role, recent log
   decode    print RELOAD messages from hex, raw bytes or a pcap/pcapng capture as JSON
   ca        run the overlay's enrollment server (CA); ca add-user NAME PASSWORD adds an account
   enroll    get this device's certificate from the enrollment server
@@ -28,6 +32,17 @@ async function main(argv: string[]): Promise<number> {
     case 'store':
     case 'fetch':
     case 'config-update':
+    case 'call':
+    case 'answer':
+    case 'hangup':
+    case 'dtmf':
+    case 'register':
+    case 'press':
+    case 'open':
+    case 'door':
+    case 'resources':
+    case 'role':
+    case 'log':
       return controlCommand(command, args, print);
     case 'decode':
       return runDecode(args, nodeDecodeIo());

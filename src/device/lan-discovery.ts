@@ -10,6 +10,8 @@
 //
 // mDNS is unauthenticated: a discovered endpoint is only a hint. The TLS handshake that follows
 // proves the Node-ID (RFC 6940 §11.3), so a forged answer costs one failed connection attempt.
+// For the same reason names are not probed (RFC 6762 §8.1): they derive from the Node-ID, which
+// certificates keep unique in an overlay, so a clash means a forgery the handshake exposes.
 import { isIPv4, isIPv6 } from 'node:net';
 import makeMdns from 'multicast-dns';
 import type { Endpoint } from '../link/link.ts';

@@ -25,7 +25,7 @@ import {
 } from './mqtt-constants.ts';
 import { type CALL_STATES, type DOOR_EVENT_TYPES, type DiscoveryConfig, type RESOURCE_ROLES, discoveryConfigs } from './mqtt-discovery.ts';
 import { type CommandLineInterpreter, MqttCommandTopic, jsonValue } from './mqtt-commands.ts';
-import { type MqttConnectionStatus, MqttConnection } from './mqtt-connection.ts';
+import { type MqttConnectionInit, type MqttConnectionStatus, MqttConnection } from './mqtt-connection.ts';
 import { MqttOutbox } from './mqtt-outbox.ts';
 import { type BridgeTopics, bridgeTopics, isDiscoveryId, isPublishableTopic } from './mqtt-topics.ts';
 
@@ -153,7 +153,7 @@ export class MqttBridge {
     });
     // Results are events: sent now, or queued (bounded) if the broker went away meanwhile.
     this.commands = new MqttCommandTopic(components, (payload, correlationData) => this.sendEvent(this.topics.commandResult, payload, correlationData));
-    const connection: MqttConnection['init'] = {
+    const connection: MqttConnectionInit = {
       url: init.url,
       clientId: init.clientId ?? `p2psip-${init.deviceId}`,
       protocolVersion: init.protocolVersion ?? 5,

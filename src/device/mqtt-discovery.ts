@@ -60,12 +60,13 @@ export function discoveryConfigs(prefix: string, device: DiscoveryDevice, topics
       state_topic: topics.ring,
     }),
     // The door strike only pulses (the intercom's DoorLatch has `open()` and nothing else), so
-    // the door is a `button` plus a read-only state, not a `lock`. An MQTT lock always offers
-    // Lock and Unlock and keeps a locked/unlocked state; for a strike that re-locks by itself
-    // both would be promises the hardware cannot keep, and Home Assistant would show
-    // "Unlocked" for a door that is in fact latched again a few seconds later. The button
-    // sends the same `open` command line a person would type on the control socket, so the
-    // interpreter (and whatever it checks) decides, and the result is on `command/result`.
+    // the door is a `button` plus a read-only state, not a `lock`. Home Assistant's MQTT lock
+    // docs: "It's mandatory for locks to support lock and unlock"; `payload_open` only adds
+    // Open beside them. For a strike that re-latches by itself Lock and Unlock are promises
+    // the hardware cannot keep, and an optimistic lock shows "Unlocked" after Open for a door
+    // that is latched again seconds later. The button sends the `open` command line a person
+    // would type on the control socket, so the interpreter decides, and answers on
+    // `command/result`.
     entity('button', 'open_door', {
       name: 'Open door',
       icon: 'mdi:door-open',

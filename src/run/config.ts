@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Endpoint } from '../link/link.ts';
+import type { BoardOverrides } from '../device/board.ts';
 import { RELOAD_PORT } from '../codec/index.ts';
 
 export interface DeviceConfig {
@@ -39,6 +40,34 @@ export interface DeviceConfig {
   storageBudgetBytes?: number;
   /** The SIP user agent; its AOR is `userName` (RFC 7904 §3.3: the certificate's rfc822Name). */
   sip?: SipSettings;
+  /**
+   * The board (`board/<name>.json` or a file): buttons, door strike, LED, serial console.
+   * `auto`: the Raspberry Pi model this runs on, else none. Default none: no intercom I/O.
+   */
+  board?: string;
+  /** Per-device changes to the board: the flats' AORs, the building's domain. */
+  boardOverrides?: BoardOverrides;
+  /** DTMF code a resident keys to open the door, e.g. "1234#"; default none (no opening by code). */
+  doorCode?: string;
+  /** Who may open with the code, per called AOR (see src/app/intercom.ts); default every AOR a button rings. */
+  openers?: Record<string, string[]>;
+  /** Callers to the panel may open with the code too; default false. */
+  openOnIncoming?: boolean;
+  /** A door call nobody answers stops ringing after this many ms; default 45 s. */
+  callTimeoutMs?: number;
+  /** The technician's serial console; default the board's. */
+  serial?: { path: string; baudRate?: number };
+  /** The MQTT broker home automation listens on; default none. */
+  mqtt?: { url: string; username?: string; password?: string; baseTopic?: string; discoveryPrefix?: string };
+  /**
+   * RSS this process may use. Below what a peer needs (or with the board short of memory,
+   * load or disk) the device runs as a client, and changes role while running; default none.
+   */
+  memoryBudgetBytes?: number;
+  /** Let resources choose peer or client while running; default true for a peer, false with --client. */
+  autoRole?: boolean;
+  /** Free-form settings kept for the device (written by `p2psip flash --set`). */
+  device?: Record<string, unknown>;
 }
 
 export interface SipSettings {
@@ -81,7 +110,9 @@ const USAGE = `usage: p2psip run [--config FILE] [--overlay NAME] [--listen HOST
                   [--control PATH] [--reliability-timer MS] [--max-links N] [--fingers N]
                   [--storage-budget BYTES] [--overlay-config FILE.xml]
                   [--sip-listen HOST:PORT] [--audio-in SPEC] [--audio-out SPEC] [--auto-answer MS]
-                  [--no-answer MS] [--ring-timeout MS] [--sip-scheme sip|sips]`;
+                  [--no-answer MS] [--ring-timeout MS] [--sip-scheme sip|sips]
+                  [--board NAME|FILE|auto] [--door-code DIGITS] [--call-timeout MS] [--serial PATH[:BAUD]]
+                  [--mqtt URL] [--memory-budget BYTES[K|M|G]] [--fixed-role]`;
 
 /** Embedded default, then the JSON file of --config, then the flags. */
 export function deviceConfigFrom(args: string[]): DeviceConfig {
@@ -91,7 +122,7 @@ export function deviceConfigFrom(args: string[]): DeviceConfig {
     const a = args[i];
     if (!a.startsWith('--')) throw new Error(`unexpected argument "${a}"\n${USAGE}`);
     const name = a.slice(2);
-    if (name === 'client' || name === 'peer') flags.set(name, true);
+    if (name === 'client' || name === 'peer' || name === 'fixed-role') flags.set(name, true);
     else if (i + 1 < args.length) flags.set(name, args[++i]);
     else throw new Error(`--${name} needs a value\n${USAGE}`);
   }
@@ -107,7 +138,7 @@ export function deviceConfigFrom(args: string[]): DeviceConfig {
       case 'bootstrap': config.bootstrap = value.split(',').filter(Boolean).map(parseEndpoint); break;
       case 'data': config.dataDir = value; break;
       case 'user': config.userName = value; break;
-      case 'client': config.role = 'client'; break;
+      case 'client': config.role = 'client'; config.autoRole = false; break;
       case 'peer': config.role = 'peer'; break;
       case 'control': config.control = value; break;
       case 'reliability-timer': config.reliabilityTimerMs = positive(name, value); break;
@@ -121,6 +152,20 @@ export function deviceConfigFrom(args: string[]): DeviceConfig {
       case 'auto-answer': config.sip = { ...config.sip, autoAnswerMs: positive(name, value) }; break;
       case 'no-answer': config.sip = { ...config.sip, noAnswerMs: positive(name, value) }; break;
       case 'ring-timeout': config.sip = { ...config.sip, ringTimeoutMs: positive(name, value) }; break;
+      case 'board': config.board = value; break;
+      case 'door-code':
+        if (!/^[0-9*#A-D]{1,16}$/i.test(value)) throw new Error(`--door-code is 1 to 16 DTMF digits (0-9 * # A-D), got "${value}"`);
+        config.doorCode = value.toUpperCase();
+        break;
+      case 'call-timeout': config.callTimeoutMs = positive(name, value); break;
+      case 'serial': {
+        const m = /^(.+?)(?::(\d+))?$/.exec(value)!;
+        config.serial = { path: m[1], baudRate: m[2] ? Number(m[2]) : undefined };
+        break;
+      }
+      case 'mqtt': config.mqtt = { ...config.mqtt, url: value }; break;
+      case 'memory-budget': config.memoryBudgetBytes = bytes(name, value); break;
+      case 'fixed-role': config.autoRole = false; break;
       case 'sip-scheme':
         if (value !== 'sip' && value !== 'sips') throw new Error(`--sip-scheme is sip or sips, got "${value}"`);
         config.sip = { ...config.sip, scheme: value };
@@ -129,6 +174,13 @@ export function deviceConfigFrom(args: string[]): DeviceConfig {
     }
   }
   return config;
+}
+
+/** `64M`, `65536K`, `1G` or plain bytes. */
+function bytes(name: string, value: string): number {
+  const m = /^(\d+)([KMG]?)i?B?$/i.exec(value.trim());
+  if (!m) throw new Error(`--${name} needs a size such as 64M, got "${value}"`);
+  return Number(m[1]) * { '': 1, K: 1024, M: 1048576, G: 1073741824 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
 }
 
 function positive(name: string, value: string): number {
