@@ -3,10 +3,14 @@ import { nodeDecodeIo, runDecode } from './decode/decode-command.ts';
 import { runCa } from './enroll/ca-command.ts';
 import { runEnroll } from './enroll/enroll-command.ts';
 import { controlCommand, runDevice } from './run/run-command.ts';
+import { runDemo } from './run/demo-command.ts';
+import { isRaspberryPi } from './run/run-command.ts';
 import { runFlash } from './run/flash-command.ts';
 
 const USAGE = `usage: p2psip <command>
   run       start this device (embedded default configuration; see run --help)
+  demo      a building on one machine: door panel, eight flats, a low-memory client, a door opened
+  start     on a Raspberry Pi: run with its board; elsewhere: the demo
   status    routing table, connections and counters of the running device
   ping      ping a Node-ID or resource:<name> through the running device
   store     store a signed value in the overlay through the running device
@@ -27,6 +31,12 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run':
       return runDevice(args, print);
+    case 'demo':
+      return runDemo(args, print);
+    case 'start':
+      // The main job: on a Raspberry Pi, this board's intercom on the embedded default
+      // configuration; anywhere else, the building demo shows what it does.
+      return isRaspberryPi() ? runDevice(['--board', 'auto', ...args], print) : runDemo(args, print);
     case 'status':
     case 'ping':
     case 'store':

@@ -195,7 +195,7 @@ export class FlashStore {
   }
 
   private queued<R>(name: string, job: () => Promise<R>): Promise<R> {
-    checkName(name);
+    if (!FLASH_RECORD_NAME.test(name)) return Promise.reject(nameError(name));
     const run = (this.queues.get(name) ?? Promise.resolve()).then(job, job);
     const tail = run.catch(() => {});
     this.queues.set(name, tail);
@@ -280,8 +280,12 @@ export class FlashStore {
   }
 }
 
+function nameError(name: string): FlashRecordError {
+  return new FlashRecordError('bad_name', name, `flash record name ${JSON.stringify(name)} is not ${FLASH_RECORD_NAME}`);
+}
+
 function checkName(name: string): void {
-  if (!FLASH_RECORD_NAME.test(name)) throw new FlashRecordError('bad_name', name, `flash record name ${JSON.stringify(name)} is not ${FLASH_RECORD_NAME}`);
+  if (!FLASH_RECORD_NAME.test(name)) throw nameError(name);
 }
 
 function recordOf<T>(name: string, copy: CopyState, fromBackup: boolean): FlashRecord<T> {

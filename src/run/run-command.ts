@@ -157,6 +157,10 @@ function resourceThresholds(config: DeviceConfig): ResourceThresholds {
   return { memoryBudgetBytes: config.memoryBudgetBytes };
 }
 
+export function isRaspberryPi(): boolean {
+  return detectBoard() !== undefined;
+}
+
 /** The board of the Raspberry Pi this runs on (its device-tree model), or none elsewhere. */
 function detectBoard(): string | undefined {
   let model = '';

@@ -52,12 +52,16 @@ export class Cluster {
     ensureBundle();
   }
 
-  /** Starts one device and resolves when it has joined (its "started" line). */
   /** How long `start` waits for a device's "started" line; benchmarks on a loaded machine wait longer. */
   startTimeoutMs = 20_000;
 
-  async start(opts: { bootstrap?: string[]; client?: boolean; node?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<DeviceProcess> {
-    const dataDir = join(this.dir, `d${++this.seq}`);
+  /**
+   * Starts one device and resolves when it has joined (its "started" line). `dataDir` reuses
+   * a directory (a device restarted on its own flash, e.g. after SIGKILL); default a new one
+   * under the cluster's directory.
+   */
+  async start(opts: { bootstrap?: string[]; client?: boolean; node?: string; args?: string[]; env?: Record<string, string>; dataDir?: string } = {}): Promise<DeviceProcess> {
+    const dataDir = opts.dataDir ?? join(this.dir, `d${++this.seq}`);
     const args = [...deviceNodeFlags(), BUNDLE, 'run', '--listen', '127.0.0.1:0', '--sip-listen', '127.0.0.1:0', '--data', dataDir, ...this.extraArgs, ...(opts.args ?? [])];
     if (opts.bootstrap?.length) args.push('--bootstrap', opts.bootstrap.join(','));
     if (opts.client) args.push('--client');
@@ -78,7 +82,8 @@ export class Cluster {
     });
     const device: DeviceProcess = {
       child, pid: child.pid!, nodeId: started.nodeId, listen: started.listen, sip: started.sip, control: started.control, dataDir,
-      role: opts.client ? 'client' : 'peer', exited,
+      // The role it reports: a device short of resources at start is a client without --client.
+      role: started.role === 'client' || started.role === 'peer' ? started.role : opts.client ? 'client' : 'peer', exited,
     };
     this.devices.push(device);
     return device;
