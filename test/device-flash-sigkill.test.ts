@@ -16,6 +16,7 @@ import { once } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { FlashStore } from '../src/device/flash-store.ts';
 import { silentLogger } from '../src/util/log.ts';
 import { PUBLIC_RECORD, SECRET_RECORD, type ProbeValue, probeValue } from './fixtures/flash-writer.ts';
@@ -23,7 +24,7 @@ import { PUBLIC_RECORD, SECRET_RECORD, type ProbeValue, probeValue } from './fix
 const KILLS = 200;
 /** Writers killed at once, each on its own data directory: process start-up dominates. */
 const LANES = 3;
-const WRITER_SOURCE = join(import.meta.dirname, 'fixtures', 'flash-writer.ts');
+const WRITER_SOURCE = fileURLToPath(new URL('./fixtures/flash-writer.ts', import.meta.url));
 
 /** The writer as one ESM file for plain `node` (the banner gives bundled CommonJS a require). */
 async function bundleWriter(outfile: string): Promise<void> {

@@ -19,6 +19,7 @@
 import { type KeyObject, createPrivateKey } from 'node:crypto';
 import { rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { toHex } from '../codec/index.ts';
 import { ROOT_CERT_FILE } from '../enroll/constants.ts';
 import { hasCode, readIfExists, writeFileAtomic } from '../reload/security/atomic-file.ts';
 import { CertificateError, certificatePem, isSelfIssued, parseCertificate } from '../reload/security/certificate.ts';
@@ -208,7 +209,7 @@ export class FlashIdentity {
       this.reading = undefined;
       if (await this.store.create(IDENTITY_RECORD, toStored(fresh), { secret: true })) {
         await this.writePemCopy(fresh);
-        this.log.info('new self-signed identity', { record: this.recordPath });
+        this.log.info('new self-signed identity', { record: this.recordPath, nodeId: toHex(created.nodeId) });
       }
       // Another process made one meanwhile: then that is the identity.
       return this.loadOrCreate(opts);
@@ -283,8 +284,8 @@ export class FlashIdentity {
     const enrolled = await this.copyLooksEnrolled();
     if (enrolled || !this.overlayAcceptsSelfSigned(opts)) {
       throw new IdentityUnreadableError(
-        `${e.message}. ${enrolled ? 'The identity was issued by the enrollment CA' : 'The overlay accepts no self-signed identity'}, so only enrolling again can replace it: ` +
-        'run `p2psip enroll` (it moves the damaged files aside); until then this device cannot join.',
+        `${e.message}. ${enrolled ? 'The identity was issued by the enrollment CA' : 'The overlay accepts no self-signed identity'}, so only the CA can replace it: ` +
+        'run `p2psip enroll` (it moves the damaged files aside first); until then this device cannot join.',
         e.problems, { cause: e });
     }
     const moved = await this.store.moveAside(IDENTITY_RECORD);

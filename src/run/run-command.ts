@@ -116,6 +116,12 @@ export async function runDevice(args: string[], print: (line: string) => void): 
       throw new Error(`the board could not start: ${e.message}`);
     });
   }
+  // Retained state from the start, so home automation knows the device before anything happens.
+  if (mqtt) {
+    mqtt.publishCallState('idle');
+    if (intercom) mqtt.publishDoor('locked');
+    publishHealth();
+  }
   interpreter.register('status', () => ({
     ...device.status(), sip: sip.status(), resources: monitor.status(), intercom: intercom?.status() ?? null, mqtt: mqtt?.status() ?? null,
   }));
