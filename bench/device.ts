@@ -24,7 +24,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 /** Spawn to the "started" line of a device on a fresh data directory, then SIGTERM it. */
 async function coldStart(dir: string, i: number): Promise<number> {
   const started = performance.now();
-  const child = spawn(process.execPath, [...deviceNodeFlags(), BUNDLE, 'run', '--listen', '127.0.0.1:0', '--sip-listen', '127.0.0.1:0', '--data', join(dir, `s${i}`)],
+  const child = spawn(process.execPath, [...deviceNodeFlags(), BUNDLE, 'run', '--listen', '127.0.0.1:0', '--sip-listen', '127.0.0.1:0', '--no-lan-discovery', '--data', join(dir, `s${i}`)],
     { stdio: ['ignore', 'pipe', 'ignore'] });
   const ms = await new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => { if (line.includes('"started"')) resolve(performance.now() - started); });

@@ -66,6 +66,12 @@ export interface DeviceConfig {
   memoryBudgetBytes?: number;
   /** Let resources choose peer or client while running; default true for a peer, false with --client. */
   autoRole?: boolean;
+  /**
+   * Announce this peer on the LAN (DNS-SD over mDNS) and, with no remembered or configured
+   * bootstrap peer, look there first (RFC 6940 §11.4). `p2psip run` turns it on unless
+   * --no-lan-discovery; default off for devices built in-process (tests).
+   */
+  lanDiscovery?: boolean;
   /** Free-form settings kept for the device (written by `p2psip flash --set`). */
   device?: Record<string, unknown>;
 }
@@ -112,7 +118,7 @@ const USAGE = `usage: p2psip run [--config FILE] [--overlay NAME] [--listen HOST
                   [--sip-listen HOST:PORT] [--audio-in SPEC] [--audio-out SPEC] [--auto-answer MS]
                   [--no-answer MS] [--ring-timeout MS] [--sip-scheme sip|sips]
                   [--board NAME|FILE|auto] [--door-code DIGITS] [--call-timeout MS] [--serial PATH[:BAUD]]
-                  [--mqtt URL] [--memory-budget BYTES[K|M|G]] [--fixed-role]`;
+                  [--mqtt URL] [--memory-budget BYTES[K|M|G]] [--fixed-role] [--no-lan-discovery]`;
 
 /** Embedded default, then the JSON file of --config, then the flags. */
 export function deviceConfigFrom(args: string[]): DeviceConfig {
@@ -122,7 +128,7 @@ export function deviceConfigFrom(args: string[]): DeviceConfig {
     const a = args[i];
     if (!a.startsWith('--')) throw new Error(`unexpected argument "${a}"\n${USAGE}`);
     const name = a.slice(2);
-    if (name === 'client' || name === 'peer' || name === 'fixed-role') flags.set(name, true);
+    if (name === 'client' || name === 'peer' || name === 'fixed-role' || name === 'no-lan-discovery') flags.set(name, true);
     else if (i + 1 < args.length) flags.set(name, args[++i]);
     else throw new Error(`--${name} needs a value\n${USAGE}`);
   }
@@ -166,6 +172,7 @@ export function deviceConfigFrom(args: string[]): DeviceConfig {
       case 'mqtt': config.mqtt = { ...config.mqtt, url: value }; break;
       case 'memory-budget': config.memoryBudgetBytes = bytes(name, value); break;
       case 'fixed-role': config.autoRole = false; break;
+      case 'no-lan-discovery': config.lanDiscovery = false; break;
       case 'sip-scheme':
         if (value !== 'sip' && value !== 'sips') throw new Error(`--sip-scheme is sip or sips, got "${value}"`);
         config.sip = { ...config.sip, scheme: value };

@@ -102,7 +102,7 @@ export async function runDemo(args: string[], print: (line: string) => void): Pr
 /** Starts `p2psip run` from this same file, with the V8 flags this process runs under. */
 async function start(dir: string, name: string, args: string[], bootstrap: string[]): Promise<Member> {
   const script = process.argv[1];
-  const full = [...process.execArgv, script, 'run', '--listen', '127.0.0.1:0', '--sip-listen', '127.0.0.1:0', '--data', join(dir, name), ...args];
+  const full = [...process.execArgv, script, 'run', '--listen', '127.0.0.1:0', '--sip-listen', '127.0.0.1:0', '--no-lan-discovery', '--data', join(dir, name), ...args];
   if (bootstrap.length) full.push('--bootstrap', bootstrap.join(','));
   const child = spawn(process.execPath, full, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, P2PSIP_DEBUG: '' } });
   let stderr = '';

@@ -19,6 +19,12 @@ import { type Clock, systemClock } from '../util/clock.ts';
 import { type Logger, createLogger } from '../util/log.ts';
 import { linkedPeerEndpoints } from '../device/flash-peers.ts';
 import { type DeviceFlash, openDeviceFlash } from '../device/flash-state.ts';
+import { LanDiscovery } from '../device/lan-discovery.ts';
+import { advertisedAddress } from '../util/address.ts';
+import { bootstrapOrder } from '../device/bootstrap-order.ts';
+
+/** How long a device with no bootstrap peer listens for peers announcing themselves on the LAN. */
+const LAN_BOOTSTRAP_DISCOVERY_MS = 1500;
 import type { DeviceConfig } from './config.ts';
 import { bootstrapsOf, chordSettings, loadConfiguration, overlayTrust, transportSettings } from './overlay-settings.ts';
 
@@ -80,7 +86,7 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
     failureTimeoutMs: config.linkFailureTimeoutMs,
   });
   const listening = await tls.listen(config.listen.host, config.listen.port);
-  const advertised = { host: config.advertise ?? (config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host), port: listening.port };
+  const advertised = { host: config.advertise ?? advertisedAddress(config.listen.host), port: listening.port };
   const kinds = new KindRegistry();
   const node = new ReloadNode({ clock, log, security, connector: tls }, {
     overlay: config.overlay, advertised, maxLinks: config.maxLinks, models: kinds.models(),
@@ -128,8 +134,19 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
   };
   assemble(config.role);
   const data = new DataClient({ clock, security, transport: node.transport });
+  // §11.4 allows finding a bootstrap peer by multicast: peers announce themselves on the LAN
+  // (DNS-SD over mDNS), and a device with nothing remembered and nothing configured looks there.
+  const lan = config.lanDiscovery ? new LanDiscovery({ log: logFor('device:lan'), clock }, {
+    overlay: config.overlay, nodeId: toHex(identity.nodeId), advertised: config.role === 'peer' ? advertised : undefined,
+  }) : undefined;
   try {
-    const { bootstraps, first } = bootstrapsOf(config, loaded, advertised, flash.peers.rememberedPeers());
+    let { bootstraps, first } = bootstrapsOf(config, loaded, advertised, flash.peers.rememberedPeers());
+    if (lan && bootstraps.length === 0) {
+      const found = await lan.discover(LAN_BOOTSTRAP_DISCOVERY_MS, { enough: 3 });
+      bootstraps = bootstrapOrder({ discovered: found, self: [advertised], selfNodeId: toHex(identity.nodeId) });
+      first = bootstraps.length === 0;
+      if (found.length) log.info('bootstrap peers found on the LAN', { peers: found.map((p) => `${p.host}:${p.port}`) });
+    }
     const t = topology!;
     if (t instanceof ChordPeer && bootstraps.length === 0) t.createOverlay();
     else if (t instanceof ChordPeer && first) {
@@ -140,6 +157,7 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
     // §11.4: the peers we are linked to become bootstraps of the next boot.
     flash.peers.track(() => linkedPeerEndpoints(node, advertised));
   } catch (e) {
+    await lan?.close();
     storage?.close();
     topology!.close();
     node.close();
@@ -189,6 +207,7 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
       await switching?.catch(() => {});
       if (role === 'peer') await leavePeerRole();
       else topology.close();
+      await lan?.close();
       node.close();
       await tls.close();
       await flash.close();

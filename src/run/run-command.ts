@@ -19,6 +19,7 @@ import { systemClock } from '../util/clock.ts';
 
 export async function runDevice(args: string[], print: (line: string) => void): Promise<number> {
   const config: DeviceConfig = deviceConfigFrom(args);
+  config.lanDiscovery ??= true;
   const clock = systemClock;
   const log = createLogger('p2psip');
   // Recent log lines for `log tail` (control socket, serial console), still written to stderr.

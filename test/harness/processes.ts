@@ -62,7 +62,7 @@ export class Cluster {
    */
   async start(opts: { bootstrap?: string[]; client?: boolean; node?: string; args?: string[]; env?: Record<string, string>; dataDir?: string } = {}): Promise<DeviceProcess> {
     const dataDir = opts.dataDir ?? join(this.dir, `d${++this.seq}`);
-    const args = [...deviceNodeFlags(), BUNDLE, 'run', '--listen', '127.0.0.1:0', '--sip-listen', '127.0.0.1:0', '--data', dataDir, ...this.extraArgs, ...(opts.args ?? [])];
+    const args = [...deviceNodeFlags(), BUNDLE, 'run', '--listen', '127.0.0.1:0', '--sip-listen', '127.0.0.1:0', '--no-lan-discovery', '--data', dataDir, ...this.extraArgs, ...(opts.args ?? [])];
     if (opts.bootstrap?.length) args.push('--bootstrap', opts.bootstrap.join(','));
     if (opts.client) args.push('--client');
     const child = spawn(opts.node ?? process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });

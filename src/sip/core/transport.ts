@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket, type RemoteInfo } from 'node:dgram';
 import { createConnection, createServer, isIP, type Server, type Socket } from 'node:net';
+import { advertisedAddress } from '../../util/address.ts';
 import type { Logger } from '../../util/log.ts';
 import { SIP_MAX_DATAGRAM_BYTES, SIP_MAX_FLOWS, SIP_TCP_CONNECT_TIMEOUT_MS, SIP_FLOW_IDLE_MS } from './constants.ts';
 import { type SipMessage, type SipResponse, SipHeaders } from './message.ts';
@@ -81,7 +82,7 @@ export class SipTransport {
   constructor(private readonly components: { log: Logger }, private readonly init: SipTransportInit) {}
 
   get advertisedHost(): string {
-    return this.init.advertisedHost ?? (this.init.host === '0.0.0.0' || this.init.host === '::' ? '127.0.0.1' : this.init.host);
+    return this.init.advertisedHost ?? advertisedAddress(this.init.host);
   }
 
   async start(): Promise<void> {
