@@ -119,6 +119,15 @@ describe('identity on flash', () => {
     assert.ok((await (await f.store()).read('identity'))?.value, 'the record is good again');
   }));
 
+  it('record damaged and identity.crt gone, identity.key good: certified again, same Node-ID', () => withDir(async (f) => {
+    const first = await (await f.identity()).loadOrCreate(opts(f.clock));
+    damage(join(f.dir, 'identity.cbor'));
+    rmSync(join(f.dir, 'identity.crt'));
+    const id = await (await f.identity()).loadOrCreate(opts(f.clock));
+    assert.equal(toHex(id.nodeId), toHex(first.nodeId));
+    assert.ok(f.lines.some((l) => l.startsWith('warn') && l.includes('certified again')));
+  }));
+
   it('self-signed, everything damaged: moved aside as .corrupt-<time>, a new identity, a loud message', () => withDir(async (f) => {
     const first = await (await f.identity()).loadOrCreate(opts(f.clock));
     damage(join(f.dir, 'identity.cbor'));

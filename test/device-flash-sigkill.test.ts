@@ -23,7 +23,7 @@ import { PUBLIC_RECORD, SECRET_RECORD, type ProbeValue, probeValue } from './fix
 
 const KILLS = 200;
 /** Writers killed at once, each on its own data directory: process start-up dominates. */
-const LANES = 3;
+const LANES = 4;
 const WRITER_SOURCE = fileURLToPath(new URL('./fixtures/flash-writer.ts', import.meta.url));
 
 /** The writer as one ESM file for plain `node` (the banner gives bundled CommonJS a require). */

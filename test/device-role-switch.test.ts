@@ -4,7 +4,7 @@
 // rejoins as a peer and takes its range again. The resource monitor decides with hysteresis.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KindId, resourceId } from '../src/codec/index.ts';
+import { KindId, idEquals, resourceId, ringAdd, toHex } from '../src/codec/index.ts';
 import { ResourceMonitor, type ResourceSample, shortfalls } from '../src/device/resources.ts';
 import { nodeMultipleName } from '../src/reload/storage/index.ts';
 import type { OverlayDevice } from '../src/run/overlay-device.ts';
@@ -66,6 +66,24 @@ test('a peer holding data becomes a client without losing a record, and comes ba
   // A joining peer receives the data of its range from its successor (§10.5).
   await until('its range handed back', () => ((x.storage!.status() as { resources: number }).resources) > 0, 15_000, 100);
   await everyRecordFetchable(other);
+});
+
+test('a peer turned client is no next hop for anyone: its Leave takes it out of the routers too', async () => {
+  // Its neighbours have routed over it since its first Update; its links stay up as it turns
+  // client, so only the Leave (§10.9) can tell them it no longer routes.
+  const z = devices[devices.length - 1];
+  const justPast = ringAdd(z.identity.nodeId, 1n);
+  const others = devices.filter((d) => d !== z);
+  assert.ok(others.some((d) => idEquals(d.topology.nextHop(justPast)?.remoteNodeId ?? new Uint8Array(16), z.identity.nodeId)), 'some peer routes over z');
+  await z.switchRole('client');
+  for (const d of others) {
+    const next = d.topology.nextHop(justPast)?.remoteNodeId;
+    assert.ok(next && !idEquals(next, z.identity.nodeId), `${toHex(d.identity.nodeId).slice(0, 6)} still routes over the client`);
+  }
+  await until('attached as a client', () => z.topology.state === 'attached', 10_000, 50);
+  await everyRecordFetchable(z);
+  await z.switchRole('peer');
+  await until('joined as a peer again', () => z.topology.state === 'joined', 10_000, 50);
 });
 
 function sample(over: Partial<ResourceSample> = {}): ResourceSample {

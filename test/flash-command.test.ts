@@ -117,6 +117,8 @@ describe('p2psip flash', () => {
     assert.deepEqual(config, {
       overlay: 'house.example',
       role: 'client',
+      // An explicit --client is a fixed role: resources do not turn it into a peer.
+      autoRole: false,
       listen: { host: '0.0.0.0', port: 6084 },
       advertise: '192.0.2.20',
       bootstrap: [{ host: '192.0.2.10', port: 6084 }, { host: '192.0.2.11', port: 6084 }],

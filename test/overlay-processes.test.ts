@@ -10,7 +10,7 @@ const PEERS = 25;
 const NEIGHBOURS = 3;
 
 describe('a 25-peer overlay of real processes', { timeout: 180_000 }, () => {
-  const cluster = new Cluster(['--reliability-timer', '1000']);
+  const cluster = new Cluster(['--reliability-timer', '1000', '--no-sip']);
   let first: DeviceProcess;
   const small: DeviceProcess[] = [];
 

@@ -36,4 +36,4 @@ fi
 
 npx tsc --noEmit -p .
 node build.mjs
-exec node --import tsx --test --test-timeout=120000 test/*.test.ts
+exec node --import tsx --test --test-timeout=300000 test/*.test.ts

@@ -28,7 +28,7 @@ interface Record {
 const userOf = (i: number): string => `flat${i}@building.example`;
 
 describe('300 signed records in a 30-peer overlay survive 30 % SIGKILLs', { timeout: 300_000 }, () => {
-  const cluster = new Cluster(['--reliability-timer', '1000']);
+  const cluster = new Cluster(['--reliability-timer', '1000', '--no-sip']);
   const users = new Map<DeviceProcess, string>();
   const records: Record[] = [];
 

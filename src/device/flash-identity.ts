@@ -3,31 +3,31 @@
 // key, certificate and roots always change together.
 //
 // identity.key, identity.crt and root-cert.pem, the files of earlier versions, are still kept
-// as a copy of the record: tools, openssl and loadOrCreateIdentity read them. A data directory
-// with those files and no record is migrated once. The record is the truth; copies that differ
-// from it are rewritten, unless they are a valid identity written after the record (an older
-// `p2psip enroll`), which is then taken into the record.
+// as a copy of the record (flash-identity-pem.ts): tools, openssl and loadOrCreateIdentity
+// read them. A data directory with those files and no record is migrated once. The record is
+// the truth; copies that differ from it are rewritten, unless they are a valid identity
+// written after the record (an older `p2psip enroll`), which is then taken into the record.
 //
 // Both copies of the record damaged (the corruption policy):
 // 1. identity.key + identity.crt still a valid identity: used, and the record rewritten;
-// 2. otherwise, when the identity was self-signed and the overlay accepts a new self-signed
-//    one (§11.3.1): the damaged files are moved aside (.corrupt-<time>) and a new identity is
-//    made, with a loud warning: the device comes back under a new Node-ID;
-// 3. otherwise (the CA issued it, §11.3: only the CA can replace it): IdentityUnreadableError,
-//    whose message says to enroll again; nothing is changed, and `p2psip enroll` moves the
-//    damaged files aside. The device never loops on a half-made identity.
+// 2. else identity.key alone still good, the identity self-signed: certified again from it,
+//    same Node-ID (§11.3.1);
+// 3. else, when the identity was self-signed and the overlay accepts a new self-signed one:
+//    the damaged files are moved aside (.corrupt-<time>) and a new identity is made, with a
+//    loud error in the log: the device comes back under a new Node-ID;
+// 4. else (the CA issued it, or the overlay takes CA certificates only, §11.3: only the CA
+//    can replace it): IdentityUnreadableError, whose message says to run `p2psip enroll`;
+//    nothing is changed, and `p2psip enroll` moves the damaged files aside first.
+// No branch leaves a half-made identity behind, so a restart meets the same, clear state.
 import { type KeyObject, createPrivateKey } from 'node:crypto';
-import { rename, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { toHex } from '../codec/index.ts';
-import { ROOT_CERT_FILE } from '../enroll/constants.ts';
-import { hasCode, readIfExists, writeFileAtomic } from '../reload/security/atomic-file.ts';
-import { CertificateError, certificatePem, isSelfIssued, parseCertificate } from '../reload/security/certificate.ts';
-import { IDENTITY_CERT_FILE, IDENTITY_CERT_FILE_MODE, IDENTITY_KEY_FILE, IDENTITY_KEY_FILE_MODE } from '../reload/security/constants.ts';
+import { readIfExists } from '../reload/security/atomic-file.ts';
+import { CertificateError, certificatePem } from '../reload/security/certificate.ts';
 import { type LoadIdentityOptions, type NodeIdentity, checkStoredIdentity, createSelfSignedIdentity, fromPem } from '../reload/security/identity.ts';
 import { type Clock, systemClock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
-import { FLASH_PUBLIC_FILE_MODE, IDENTITY_RECORD } from './flash-constants.ts';
+import { IDENTITY_RECORD } from './flash-constants.ts';
+import { IdentityPemFiles, fileModifiedMs, keyPemOf, pkcs8Der, sameBytes } from './flash-identity-pem.ts';
 import { type FlashFileProblem, type FlashStore, FlashRecordError } from './flash-store.ts';
 
 /** The identity record's value. */
@@ -75,44 +75,12 @@ function toStored(r: IdentityRecord): object {
   return { key: b(r.key), certificate: b(r.certificate), roots: r.roots.map(b) };
 }
 
-function pkcs8Der(key: KeyObject): Uint8Array {
-  return new Uint8Array(key.export({ type: 'pkcs8', format: 'der' }));
-}
-
-function keyPemOf(der: Uint8Array): string {
-  return createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }).toString();
-}
-
 function identityOfRecord(r: IdentityRecord): NodeIdentity {
   return fromPem(keyPemOf(r.key), certificatePem(r.certificate));
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a).equals(Buffer.from(b));
-}
-
 function sameIdentity(a: IdentityRecord, b: IdentityRecord): boolean {
   return sameBytes(a.key, b.key) && sameBytes(a.certificate, b.certificate);
-}
-
-async function modifiedMs(file: string): Promise<number> {
-  try {
-    return (await stat(file)).mtimeMs;
-  } catch (e) {
-    if (hasCode(e, 'ENOENT')) return 0;
-    throw e;
-  }
-}
-
-/** What the PEM files of earlier versions hold. */
-type PemCopy =
-  | { state: 'none' | 'certificate_only' | 'invalid' }
-  | { state: 'key_only'; key: KeyObject }
-  | { state: 'valid'; record: IdentityRecord };
-
-function pemCertificates(pem: string): Uint8Array[] {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  return blocks.map((b) => new Uint8Array(Buffer.from(b.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64')));
 }
 
 export interface FlashIdentityComponents {
@@ -123,24 +91,31 @@ export interface FlashIdentityComponents {
 }
 
 export class FlashIdentity {
-  readonly keyPath: string;
-  readonly certificatePath: string;
-  readonly rootPath: string;
   readonly recordPath: string;
+  /** identity.key, identity.crt and root-cert.pem. */
+  readonly pem: IdentityPemFiles;
   private readonly store: FlashStore;
   private readonly log: Logger;
-  private readonly clock: Clock;
   /** The record as read at start: read once, dropped by every write. */
   private reading: Promise<IdentityRecord | undefined> | undefined;
 
   constructor(components: FlashIdentityComponents) {
     this.store = components.store;
     this.log = components.log;
-    this.clock = components.clock ?? systemClock;
-    this.keyPath = join(this.store.dir, IDENTITY_KEY_FILE);
-    this.certificatePath = join(this.store.dir, IDENTITY_CERT_FILE);
-    this.rootPath = join(this.store.dir, ROOT_CERT_FILE);
     this.recordPath = this.store.pathOf(IDENTITY_RECORD);
+    this.pem = new IdentityPemFiles(this.store.dir, components);
+  }
+
+  get keyPath(): string {
+    return this.pem.keyPath;
+  }
+
+  get certificatePath(): string {
+    return this.pem.certificatePath;
+  }
+
+  get rootPath(): string {
+    return this.pem.rootPath;
   }
 
   /**
@@ -154,7 +129,7 @@ export class FlashIdentity {
 
   private async readNow(): Promise<IdentityRecord | undefined> {
     const found = await this.store.read(IDENTITY_RECORD, identityRecordOf);
-    const copy = await this.readPemCopy();
+    const copy = await this.pem.read();
     if (!found) {
       if (copy.state === 'certificate_only') throw new Error(`${this.certificatePath} exists but ${this.keyPath} does not: refusing to replace the node's identity`);
       if (copy.state !== 'valid') return undefined;
@@ -163,14 +138,14 @@ export class FlashIdentity {
       return copy.record;
     }
     const record = found.value;
-    if (copy.state === 'valid' && !sameIdentity(record, copy.record) && (await this.copyModifiedMs()) > (await modifiedMs(found.file))) {
+    if (copy.state === 'valid' && !sameIdentity(record, copy.record) && (await this.pem.modifiedMs()) > (await fileModifiedMs(found.file))) {
       // Written after the record the value came from: an older `p2psip enroll`, a person, or
       // the last write before the current copy was damaged.
       await this.store.write(IDENTITY_RECORD, toStored(copy.record), { secret: true });
       this.log.warn(`${this.keyPath} and ${this.certificatePath} are newer than ${found.file} and hold a valid identity: taken into the record`);
       return copy.record;
     }
-    await this.writePemCopy(record);
+    await this.pem.write(record, this.recordPath);
     return record;
   }
 
@@ -182,8 +157,7 @@ export class FlashIdentity {
     } catch (e) {
       if (!(e instanceof FlashRecordError)) throw e;
       // The record is damaged: the copies say what they can; loadOrCreate decides.
-      const roots = await readIfExists(this.rootPath);
-      return { roots: roots ? pemCertificates(roots) : [], hasCertificate: (await readIfExists(this.certificatePath)) !== undefined };
+      return { roots: await this.pem.roots(), hasCertificate: await this.pem.hasCertificate() };
     }
   }
 
@@ -203,12 +177,12 @@ export class FlashIdentity {
     if (!record) {
       // A key without certificate (an earlier version's first run that stopped between its
       // two files) fixes the Node-ID (§11.3.1): it is certified, not replaced.
-      const copy = await this.readPemCopy();
+      const copy = await this.pem.read();
       const created = createSelfSignedIdentity({ ...opts, privateKey: copy.state === 'key_only' ? copy.key : undefined });
       const fresh: IdentityRecord = { key: pkcs8Der(created.privateKey), certificate: created.certificate, roots: [] };
       this.reading = undefined;
       if (await this.store.create(IDENTITY_RECORD, toStored(fresh), { secret: true })) {
-        await this.writePemCopy(fresh);
+        await this.pem.write(fresh, this.recordPath);
         this.log.info('new self-signed identity', { record: this.recordPath, nodeId: toHex(created.nodeId) });
       }
       // Another process made one meanwhile: then that is the identity.
@@ -225,7 +199,7 @@ export class FlashIdentity {
       this.reading = undefined;
       const next: IdentityRecord = { ...record, certificate: identity.certificate };
       await this.store.write(IDENTITY_RECORD, toStored(next), { secret: true });
-      await this.writePemCopy(next);
+      await this.pem.write(next, this.recordPath);
       this.log.info('self-signed certificate renewed', { notAfter: new Date(identity.info.notAfterMs).toISOString() });
     }
     return identity;
@@ -252,7 +226,7 @@ export class FlashIdentity {
     try {
       return createPrivateKey(pem);
     } catch (e) {
-      const moved = await this.moveFileAside(this.keyPath, 'corrupt');
+      const moved = await this.pem.moveAside(this.keyPath, 'corrupt');
       this.log.warn(`${this.keyPath} is unreadable (${(e as Error).message}): a new key is made`, { moved });
       return undefined;
     }
@@ -270,18 +244,18 @@ export class FlashIdentity {
         throw new Error(`an identity appeared in ${this.store.dir} while enrolling: enroll again`);
       }
     } else await this.store.write(IDENTITY_RECORD, toStored(record), { secret: true });
-    await this.writePemCopy(record);
+    await this.pem.write(record, this.recordPath);
   }
 
   private async recover(e: FlashRecordError, opts: LoadIdentityOptions): Promise<IdentityRecord | undefined> {
     this.reading = undefined;
-    const copy = await this.readPemCopy();
+    const copy = await this.pem.read();
     if (copy.state === 'valid') {
       await this.store.write(IDENTITY_RECORD, toStored(copy.record), { secret: true });
       this.log.warn(`${e.message}; recovered the identity from ${this.keyPath} and ${this.certificatePath}`, { problems: e.problems });
       return copy.record;
     }
-    const enrolled = await this.copyLooksEnrolled();
+    const enrolled = await this.pem.looksEnrolled();
     if (enrolled || !this.overlayAcceptsSelfSigned(opts)) {
       throw new IdentityUnreadableError(
         `${e.message}. ${enrolled ? 'The identity was issued by the enrollment CA' : 'The overlay accepts no self-signed identity'}, so only the CA can replace it: ` +
@@ -295,7 +269,7 @@ export class FlashIdentity {
       return undefined;
     }
     for (const f of [this.keyPath, this.certificatePath]) {
-      const to = await this.moveFileAside(f, 'corrupt');
+      const to = await this.pem.moveAside(f, 'corrupt');
       if (to) moved.push(to);
     }
     this.log.error(`${e.message}. The damaged files are moved aside (${moved.join(', ')}) and a NEW self-signed identity is made: this device joins under a new Node-ID`, { problems: e.problems, moved });
@@ -311,89 +285,6 @@ export class FlashIdentity {
       return true;
     } catch (e) {
       if (e instanceof CertificateError) return false;
-      throw e;
-    }
-  }
-
-  /** An enrolled device left root-cert.pem, or a CA-issued identity.crt. */
-  private async copyLooksEnrolled(): Promise<boolean> {
-    if ((await readIfExists(this.rootPath)) !== undefined) return true;
-    const pem = await readIfExists(this.certificatePath);
-    const [der] = pem ? pemCertificates(pem) : [];
-    if (!der) return false;
-    try {
-      return !isSelfIssued(parseCertificate(der));
-    } catch {
-      return false;
-    }
-  }
-
-  /** What identity.key, identity.crt and root-cert.pem hold. */
-  private async readPemCopy(): Promise<PemCopy> {
-    const keyPem = await readIfExists(this.keyPath);
-    const certPem = await readIfExists(this.certificatePath);
-    if (keyPem === undefined) return { state: certPem === undefined ? 'none' : 'certificate_only' };
-    let key: KeyObject;
-    try {
-      key = createPrivateKey(keyPem);
-    } catch {
-      return { state: 'invalid' };
-    }
-    if (certPem === undefined) return { state: 'key_only', key };
-    try {
-      const id = fromPem(keyPem, certPem);
-      const roots = await readIfExists(this.rootPath);
-      return { state: 'valid', record: { key: pkcs8Der(key), certificate: id.certificate, roots: roots ? pemCertificates(roots) : [] } };
-    } catch {
-      return { state: 'invalid' };
-    }
-  }
-
-  private async copyModifiedMs(): Promise<number> {
-    return Math.max(await modifiedMs(this.keyPath), await modifiedMs(this.certificatePath));
-  }
-
-  /**
-   * Brings identity.key, identity.crt and root-cert.pem in line with `r`, comparing what they
-   * hold (DER), not their text: only a file that differs is written.
-   */
-  private async writePemCopy(r: IdentityRecord): Promise<void> {
-    const keyText = await readIfExists(this.keyPath);
-    let held: Uint8Array | undefined;
-    try {
-      held = keyText === undefined ? undefined : pkcs8Der(createPrivateKey(keyText));
-    } catch {
-      held = undefined;
-    }
-    if (!held || !sameBytes(held, r.key)) {
-      // Another key is never overwritten: it may be the only copy of someone's key.
-      if (keyText !== undefined) {
-        const to = await this.moveFileAside(this.keyPath, held ? 'replaced' : 'corrupt');
-        this.log.warn(`${this.keyPath} did not hold the key of ${this.recordPath}: kept as ${to}, rewritten from the record`);
-      }
-      await writeFileAtomic(this.keyPath, keyPemOf(r.key), { mode: IDENTITY_KEY_FILE_MODE, overwrite: true });
-    }
-    const certText = await readIfExists(this.certificatePath);
-    const certs = certText === undefined ? [] : pemCertificates(certText);
-    if (certs.length !== 1 || !sameBytes(certs[0], r.certificate)) {
-      await writeFileAtomic(this.certificatePath, certificatePem(r.certificate), { mode: IDENTITY_CERT_FILE_MODE, overwrite: true });
-    }
-    if (r.roots.length === 0) return;
-    const rootText = await readIfExists(this.rootPath);
-    const roots = rootText === undefined ? [] : pemCertificates(rootText);
-    if (roots.length !== r.roots.length || roots.some((c, i) => !sameBytes(c, r.roots[i]))) {
-      await writeFileAtomic(this.rootPath, r.roots.map(certificatePem).join(''), { mode: FLASH_PUBLIC_FILE_MODE, overwrite: true });
-    }
-  }
-
-  private async moveFileAside(path: string, why: 'corrupt' | 'replaced'): Promise<string | undefined> {
-    const stamp = new Date(this.clock.wallTime()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-    const to = `${path}.${why}-${stamp}`;
-    try {
-      await rename(path, to);
-      return to;
-    } catch (e) {
-      if (hasCode(e, 'ENOENT')) return undefined;
       throw e;
     }
   }

@@ -12,7 +12,7 @@
 //   Both bad is a FlashRecordError, which each record's owner turns into a safe decision.
 //
 // One process owns a data directory; writes of one record are serialised within it.
-import { link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hasCode, removeStrayTempFiles, syncDirectory, writeTempFile } from '../reload/security/atomic-file.ts';
 import { type Clock, systemClock } from '../util/clock.ts';
@@ -139,6 +139,10 @@ export class FlashStore {
         record: name, file: current.file, problem: current.problem ?? 'missing', using: backup.file, sequence: backup.envelope.sequence,
         writtenAt: new Date(backup.envelope.writtenAtMs).toISOString(),
       });
+      // A write killed between its two renames: finish it as if it never started (the .bak
+      // becomes the current copy again, a link: no data written), so later boots are quiet.
+      // A damaged current copy is left for the next write to replace.
+      if (current.missing) await this.restoreFromBackup(path);
       return recordOf<T>(name, backup, true);
     }
     const problems = [current, backup].map((c) => ({ file: c.file, problem: c.problem ?? 'missing' }));
@@ -168,10 +172,9 @@ export class FlashStore {
   moveAside(name: string): Promise<string[]> {
     return this.queued(name, async () => {
       const path = this.pathOf(name);
-      const stamp = new Date(this.clock.wallTime()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
       const moved: string[] = [];
       for (const file of [path, `${path}.bak`]) {
-        const to = `${file}.corrupt-${stamp}`;
+        const to = asideName(file, 'corrupt', this.clock.wallTime());
         try {
           await rename(file, to);
           moved.push(to);
@@ -182,16 +185,6 @@ export class FlashStore {
       if (moved.length > 0) await syncDirectory(this.dir);
       return moved;
     }) as Promise<string[]>;
-  }
-
-  /** When the record's current copy was last replaced (its mtime), ms; undefined without one. */
-  async modifiedMs(name: string): Promise<number | undefined> {
-    try {
-      return (await stat(this.pathOf(name))).mtimeMs;
-    } catch (e) {
-      if (hasCode(e, 'ENOENT')) return undefined;
-      throw e;
-    }
   }
 
   private queued<R>(name: string, job: () => Promise<R>): Promise<R> {
@@ -218,6 +211,7 @@ export class FlashStore {
     const bytes = encodeEnvelope({ name, sequence, writtenAtMs: Math.max(0, Math.floor(this.clock.wallTime())), payload });
     const mode = opts.secret ? FLASH_SECRET_FILE_MODE : FLASH_PUBLIC_FILE_MODE;
     const temp = await writeTempFile(path, bytes, mode, true);
+    let renamed = false;
     try {
       if (exclusive) {
         // link() never replaces: of two processes creating at once, exactly one wins.
@@ -232,12 +226,25 @@ export class FlashStore {
         // last good copy. Between the two renames the .bak is the record.
         if (current.envelope) await rename(path, backupPath);
         await rename(temp, path);
+        renamed = true;
       }
     } finally {
-      if (exclusive) await unlink(temp).catch(() => {});
+      if (!renamed) await unlink(temp).catch(() => {});
     }
+    // One fsync for both renames: a journalling file system replays them in order, so a power
+    // cut leaves one of the states a kill can leave.
     await syncDirectory(this.dir);
     return { written: true, sequence };
+  }
+
+  private async restoreFromBackup(path: string): Promise<void> {
+    try {
+      await link(`${path}.bak`, path);
+      await syncDirectory(this.dir);
+    } catch (e) {
+      // EEXIST: a writer got there first, which is as good.
+      if (!hasCode(e, 'EEXIST', 'ENOENT')) this.log.warn('could not restore the previous copy', { file: path, error: (e as Error).message });
+    }
   }
 
   private async readCopy(file: string, name: string, check?: FlashValueCheck<unknown>): Promise<CopyState> {
@@ -278,6 +285,11 @@ export class FlashStore {
       await fh.close();
     }
   }
+}
+
+/** `<file>.<why>-<UTC time>`: where a file goes that is kept for inspection, not used. */
+export function asideName(file: string, why: string, wallTimeMs: number): string {
+  return `${file}.${why}-${new Date(wallTimeMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
 }
 
 function nameError(name: string): FlashRecordError {

@@ -77,6 +77,8 @@ export interface DeviceConfig {
 }
 
 export interface SipSettings {
+  /** false: no SIP at all, an overlay-only device (--no-sip); default true. */
+  enabled?: boolean;
   /** Where SIP listens on UDP and TCP; default the overlay's listen host, port 5060. */
   listen?: Endpoint;
   /** Address written into Via, Contact and SDP; default the overlay's advertised address. */
@@ -118,7 +120,7 @@ const USAGE = `usage: p2psip run [--config FILE] [--overlay NAME] [--listen HOST
                   [--sip-listen HOST:PORT] [--audio-in SPEC] [--audio-out SPEC] [--auto-answer MS]
                   [--no-answer MS] [--ring-timeout MS] [--sip-scheme sip|sips]
                   [--board NAME|FILE|auto] [--door-code DIGITS] [--call-timeout MS] [--serial PATH[:BAUD]]
-                  [--mqtt URL] [--memory-budget BYTES[K|M|G]] [--fixed-role] [--no-lan-discovery]`;
+                  [--mqtt URL] [--memory-budget BYTES[K|M|G]] [--fixed-role] [--no-lan-discovery] [--no-sip]`;
 
 /** Embedded default, then the JSON file of --config, then the flags. */
 export function deviceConfigFrom(args: string[]): DeviceConfig {
@@ -128,7 +130,7 @@ export function deviceConfigFrom(args: string[]): DeviceConfig {
     const a = args[i];
     if (!a.startsWith('--')) throw new Error(`unexpected argument "${a}"\n${USAGE}`);
     const name = a.slice(2);
-    if (name === 'client' || name === 'peer' || name === 'fixed-role' || name === 'no-lan-discovery') flags.set(name, true);
+    if (['client', 'peer', 'fixed-role', 'no-lan-discovery', 'no-sip'].includes(name)) flags.set(name, true);
     else if (i + 1 < args.length) flags.set(name, args[++i]);
     else throw new Error(`--${name} needs a value\n${USAGE}`);
   }
@@ -173,6 +175,7 @@ export function deviceConfigFrom(args: string[]): DeviceConfig {
       case 'memory-budget': config.memoryBudgetBytes = bytes(name, value); break;
       case 'fixed-role': config.autoRole = false; break;
       case 'no-lan-discovery': config.lanDiscovery = false; break;
+      case 'no-sip': config.sip = { ...config.sip, enabled: false }; break;
       case 'sip-scheme':
         if (value !== 'sip' && value !== 'sips') throw new Error(`--sip-scheme is sip or sips, got "${value}"`);
         config.sip = { ...config.sip, scheme: value };

@@ -23,6 +23,8 @@ import { LanDiscovery } from '../device/lan-discovery.ts';
 import { advertisedAddress } from '../util/address.ts';
 import { bootstrapOrder } from '../device/bootstrap-order.ts';
 
+/** Joins tried after a role change before giving up (the device stays in its new role, unjoined). */
+const ROLE_SWITCH_JOIN_ATTEMPTS = 4;
 /** How long a device with no bootstrap peer listens for peers announcing themselves on the LAN. */
 const LAN_BOOTSTRAP_DISCOVERY_MS = 1500;
 import type { DeviceConfig } from './config.ts';
@@ -140,19 +142,39 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
     overlay: config.overlay, nodeId: toHex(identity.nodeId), advertised: config.role === 'peer' ? advertised : undefined,
   }) : undefined;
   try {
-    let { bootstraps, first } = bootstrapsOf(config, loaded, advertised, flash.peers.rememberedPeers());
-    if (lan && bootstraps.length === 0) {
-      const found = await lan.discover(LAN_BOOTSTRAP_DISCOVERY_MS, { enough: 3 });
-      bootstraps = bootstrapOrder({ discovered: found, self: [advertised], selfNodeId: toHex(identity.nodeId) });
-      first = bootstraps.length === 0;
-      if (found.length) log.info('bootstrap peers found on the LAN', { peers: found.map((p) => `${p.host}:${p.port}`) });
-    }
+    // §11.4, in the order a building wants after a power cut: the peers this device was last
+    // linked to, then peers announcing themselves on the LAN, then the configured bootstrap
+    // nodes; a peer with none of them (or configured as the first) starts the overlay.
+    const { bootstraps: configured, first } = bootstrapsOf(config, loaded, advertised);
+    // The remembered list is kept most recent first; its order is the order to try.
+    const remembered = bootstrapOrder({ discovered: flash.peers.rememberedPeers(), self: [advertised], selfNodeId: toHex(identity.nodeId) })
+      .filter((r) => !configured.some((c) => c.host === r.host && c.port === r.port));
     const t = topology!;
-    if (t instanceof ChordPeer && bootstraps.length === 0) t.createOverlay();
-    else if (t instanceof ChordPeer && first) {
-      // A configured bootstrap node joins the others if one answers, else starts the overlay.
-      await t.join(bootstraps).catch(() => t.createOverlay());
-    } else await t.join(bootstraps);
+    const tried: string[] = [];
+    const attempt = async (stage: string, list: Endpoint[]): Promise<boolean> => {
+      if (list.length === 0) return false;
+      try {
+        await t.join(list);
+        return true;
+      } catch (e) {
+        tried.push(`${stage}: ${(e as Error).message}`);
+        return false;
+      }
+    };
+    let joined = await attempt('remembered peers', remembered);
+    if (!joined && lan) {
+      const found = await lan.discover(LAN_BOOTSTRAP_DISCOVERY_MS, { enough: 3 });
+      if (found.length) log.info('bootstrap peers found on the LAN', { peers: found.map((p) => `${p.host}:${p.port}`) });
+      joined = await attempt('LAN', bootstrapOrder({ discovered: found, self: [advertised], selfNodeId: toHex(identity.nodeId) }));
+    }
+    if (!joined) {
+      if (t instanceof ChordPeer && configured.length === 0) t.createOverlay();
+      else if (t instanceof ChordPeer && first) {
+        // A configured bootstrap node joins the others if one answers, else starts the overlay.
+        await t.join(configured).catch(() => t.createOverlay());
+      } else if (configured.length > 0) await t.join(configured);
+      else throw new Error(`no bootstrap peer answered${tried.length ? ` (${tried.join('; ')})` : ''}: a client needs one`);
+    }
     storage?.start();
     // §11.4: the peers we are linked to become bootstraps of the next boot.
     flash.peers.track(() => linkedPeerEndpoints(node, advertised));
@@ -195,7 +217,19 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
         assemble(to);
         const t = topology;
         if (t instanceof ChordPeer && via.length === 0) t.createOverlay();
-        else await t.join(via);
+        else {
+          // A busy overlay may not answer the first Attach or Join: a few more tries, spaced out.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await t.join(via);
+              break;
+            } catch (e) {
+              if (attempt >= ROLE_SWITCH_JOIN_ATTEMPTS || stopped) throw e;
+              log.warn('rejoining after a role change failed; trying again', { role: to, attempt, error: (e as Error).message });
+              await new Promise((r) => setTimeout(r, 1000 * attempt));
+            }
+          }
+        }
         storage?.start();
       };
       switching = (switching ?? Promise.resolve()).then(run).finally(() => { switching = undefined; });

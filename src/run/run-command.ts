@@ -10,6 +10,7 @@ import { LogRing } from '../device/serial-console.ts';
 import { type IntercomDevice, startIntercomDevice } from './intercom-device.ts';
 import type { IntercomEvents } from '../app/intercom.ts';
 import { MqttBridge } from '../device/mqtt-bridge.ts';
+import { IdentityUnreadableError } from '../device/flash-identity.ts';
 import { notifyReady, notifyWatchdog, watchdogIntervalMs } from './systemd-notify.ts';
 import { untilTerminated } from '../util/signals.ts';
 import { fetchCommand, storeCommand } from './storage-commands.ts';
@@ -36,13 +37,22 @@ export async function runDevice(args: string[], print: (line: string) => void): 
       config.role = 'client';
     }
   }
-  const device: OverlayDevice = await startOverlayDevice(config);
-  const sip = await startSipAgent(device, config, { clock }).catch(async (e: Error) => {
+  let device: OverlayDevice;
+  try {
+    device = await startOverlayDevice(config);
+  } catch (e) {
+    if (!(e instanceof IdentityUnreadableError)) throw e;
+    // Flash holds no usable identity and a new one would not be accepted (a CA overlay):
+    // restarting cannot help, so the device waits for a technician instead of a restart loop.
+    return waitForEnrollment(config, e, print);
+  }
+  // --no-sip: an overlay-only device (a bootstrap peer, the overlay's own tests).
+  const sip = config.sip?.enabled === false ? undefined : await startSipAgent(device, config, { clock }).catch(async (e: Error) => {
     await device.stop();
     throw new Error(`SIP could not start: ${e.message}`);
   });
   const interpreter = new CommandInterpreter();
-  registerCallCommands(interpreter, sip.ua);
+  if (sip) registerCallCommands(interpreter, sip.ua);
   interpreter.register('ping', async ([target]) => pingCommand(device, target));
   const storageEnv = { client: device.data, kinds: device.kinds, security: device.security };
   interpreter.register('store', (args) => storeCommand(storageEnv, args));
@@ -107,12 +117,13 @@ export async function runDevice(args: string[], print: (line: string) => void): 
   health?.unref();
 
   let intercom: IntercomDevice | undefined;
-  if (config.board) {
+  if (config.board && !sip) throw new Error('a board needs SIP: drop --no-sip');
+  if (config.board && sip) {
     intercom = await startIntercomDevice(device, sip, { ...config, board: config.board }, {
       clock, interpreter, logRing, events,
       onDoorState: (state) => mqtt?.publishDoor(state === 'open' ? 'open' : 'locked'),
     }).catch(async (e: Error) => {
-      await sip.stop();
+      await sip?.stop();
       await device.stop();
       throw new Error(`the board could not start: ${e.message}`);
     });
@@ -124,7 +135,7 @@ export async function runDevice(args: string[], print: (line: string) => void): 
     publishHealth();
   }
   interpreter.register('status', () => ({
-    ...device.status(), sip: sip.status(), resources: monitor.status(), intercom: intercom?.status() ?? null, mqtt: mqtt?.status() ?? null,
+    ...device.status(), sip: sip?.status() ?? null, resources: monitor.status(), intercom: intercom?.status() ?? null, mqtt: mqtt?.status() ?? null,
   }));
 
   const control = new ControlServer({ log, interpreter }, controlPath(config));
@@ -132,7 +143,7 @@ export async function runDevice(args: string[], print: (line: string) => void): 
   print(JSON.stringify({
     event: 'started', nodeId: Buffer.from(device.identity.nodeId).toString('hex'), overlay: config.overlay, role: device.role,
     listen: `${device.listening.host}:${device.listening.port}`, control: controlPath(config),
-    sip: `${sip.transport.advertisedHost}:${sip.transport.port}`, aor: config.userName, board: intercom?.board.name ?? null,
+    sip: sip ? `${sip.transport.advertisedHost}:${sip.transport.port}` : null, aor: config.userName, board: intercom?.board.name ?? null,
   }));
   // Under systemd (Type=notify, WatchdogSec): ready now, then alive every half watchdog period.
   void notifyReady(`${device.role} ${config.userName}`);
@@ -144,7 +155,7 @@ export async function runDevice(args: string[], print: (line: string) => void): 
   monitor.stop();
   await control.stop();
   await intercom?.stop();
-  await sip.stop();
+  await sip?.stop();
   await mqtt?.close();
   await device.stop();
   print(JSON.stringify({ event: 'stopped' }));
@@ -158,6 +169,24 @@ const SOFTWARE_VERSION = '0.1.0';
 /** An MQTT/Home Assistant object ID from the AOR: `3b@building.example` → `3b_building_example`. */
 function mqttDeviceId(aor: string): string {
   return aor.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 64);
+}
+
+/** Keeps the control socket up with the reason, until SIGTERM; `p2psip enroll` then a restart fixes it. */
+async function waitForEnrollment(config: DeviceConfig, error: Error, print: (line: string) => void): Promise<number> {
+  const log = createLogger('p2psip');
+  log.error('no usable identity on flash: run p2psip enroll, then restart', { error: error.message });
+  const interpreter = new CommandInterpreter();
+  interpreter.register('status', () => ({ state: 'needs-enrollment', error: error.message, dataDir: config.dataDir }));
+  const control = new ControlServer({ log, interpreter }, controlPath(config));
+  await control.start();
+  print(JSON.stringify({ event: 'needs-enrollment', error: error.message, control: controlPath(config) }));
+  void notifyReady('needs enrollment');
+  const watchdogMs = watchdogIntervalMs();
+  const watchdog = watchdogMs ? setInterval(() => void notifyWatchdog(), watchdogMs) : undefined;
+  await untilTerminated();
+  if (watchdog) clearInterval(watchdog);
+  await control.stop();
+  return 0;
 }
 
 function resourceThresholds(config: DeviceConfig): ResourceThresholds {

@@ -376,8 +376,10 @@ export class ChordPeer implements Topology {
       // A malformed hint only loses the hint; the Leave itself still counts.
     }
     const predecessor = this.table.predecessors[0];
-    // §10.9: treated like a failure of that neighbour.
+    // §10.9: treated like a failure of that neighbour. It no longer routes either: a peer
+    // turning client keeps its links, so linkClosed would never drop it from the routers.
     this.table.remove(leaving);
+    this.routers.delete(toHex(leaving));
     setImmediate(() => {
       void this.attachAll(offered, undefined).then(() => {
         this.announce(predecessor);
