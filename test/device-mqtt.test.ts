@@ -3,8 +3,7 @@
 // and the last will when the bridge's connection is cut without a DISCONNECT.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,68 +12,8 @@ import { CommandInterpreter } from '../src/control/control-server.ts';
 import { MqttBridge } from '../src/device/mqtt-bridge.ts';
 import { FakeClock, systemClock } from '../src/util/clock.ts';
 import { silentLogger } from '../src/util/log.ts';
+import { Broker, freePort, HOST } from './harness/mosquitto.ts';
 import { sleep, until } from './harness/wait.ts';
-
-const MOSQUITTO = '/usr/sbin/mosquitto';
-const HOST = '127.0.0.1';
-
-// ---- a broker the test owns ----------------------------------------------------------------
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ host: HOST, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-class Broker {
-  private child: ChildProcess | undefined;
-  private stderr = '';
-  constructor(readonly port: number, private readonly dir: string) {
-    writeFileSync(join(dir, 'mosquitto.conf'), `listener ${port} ${HOST}\nallow_anonymous true\npersistence false\n`);
-  }
-
-  get url(): string {
-    return `mqtt://${HOST}:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(MOSQUITTO, ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child = child;
-    // If this test process dies first (a timeout), its broker must not outlive it.
-    const orphan = (): void => {
-      if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    };
-    process.once('exit', orphan);
-    child.once('exit', () => process.off('exit', orphan));
-    child.stderr?.on('data', (d: Buffer) => {
-      this.stderr = (this.stderr + d.toString()).slice(-4000);
-    });
-    await until(`mosquitto listening on ${this.port} (${this.stderr})`, async () => child.exitCode === null && (await canConnect(this.port)), 5000, 20);
-  }
-
-  /** SIGKILL by PID: no goodbye to anyone. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.pid === undefined) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    process.kill(child.pid, 'SIGKILL');
-    await exited;
-  }
-}
 
 // ---- a TCP relay whose connections the test can cut -----------------------------------------
 

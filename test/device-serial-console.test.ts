@@ -2,36 +2,17 @@
 // through NodeSerial (the native binding, as on a board), the test types on the other end.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync, readdirSync, readlinkSync, writeSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import { CommandInterpreter } from '../src/control/control-server.ts';
 import { LogRing, SerialConsole } from '../src/device/serial-console.ts';
 import { NodeSerial } from '../src/device/serial.ts';
 import { silentLogger } from '../src/util/log.ts';
+import { ptyPair, stopSocat } from './harness/pty.ts';
 import { until } from './harness/wait.ts';
 
 const PROMPT = 'p2psip> ';
-
-/** Starts `socat` joining two ptys and returns their /dev/pts paths, read from its stderr. */
-async function ptyPair(): Promise<{ socat: ChildProcess; paths: [string, string] }> {
-  const socat = spawn('socat', ['-d', '-d', 'pty,raw,echo=0', 'pty,raw,echo=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`socat did not start: ${stderr}`)), 5000);
-    socat.once('error', reject);
-    socat.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('starting data transfer loop')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  const paths = [...stderr.matchAll(/PTY is (\/dev\/pts\/\d+)/g)].map((m) => m[1]!);
-  assert.equal(paths.length, 2, stderr);
-  return { socat, paths: [paths[0]!, paths[1]!] };
-}
 
 /** The technician's end: raw reads through a tty stream, writes on a second descriptor. */
 function terminal(path: string) {
@@ -104,7 +85,7 @@ describe('serial console on a pty pair', () => {
   after(async () => {
     await console?.close();
     technician?.close();
-    if (socat?.pid) process.kill(socat.pid, 'SIGTERM');
+    if (socat) await stopSocat(socat);
   });
 
   test('status returns the interpreter result as one JSON line', async () => {

@@ -3,40 +3,19 @@
 // the native binding.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeSerial, type NodeSerialOptions } from '../src/device/serial.ts';
 import { FakeClock } from '../src/util/clock.ts';
 import { silentLogger } from '../src/util/log.ts';
+import { ptyPair, stopSocat } from './harness/pty.ts';
 import { until } from './harness/wait.ts';
 
 /** Starts socat joining two ptys, reachable through the symlinks `a` and `b` in `dir`. */
 async function linkedPtys(dir: string): Promise<ChildProcess> {
-  const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${join(dir, 'a')}`, `pty,raw,echo=0,link=${join(dir, 'b')}`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`socat did not start: ${stderr}`)), 5000);
-    socat.once('error', reject);
-    socat.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('starting data transfer loop')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  return socat;
-}
-
-async function stop(socat: ChildProcess): Promise<void> {
-  if (socat.exitCode !== null || socat.signalCode !== null) return;
-  const exited = new Promise((r) => socat.once('exit', r));
-  process.kill(socat.pid!, 'SIGTERM');
-  await exited;
+  return (await ptyPair([join(dir, 'a'), join(dir, 'b')])).socat;
 }
 
 /** A NodeSerial that collects what it reads and the errors it reports. */
@@ -76,7 +55,7 @@ test('bytes flow both ways between two NodeSerials on a pty pair', async (t) => 
   const dir = mkdtempSync(join(tmpdir(), 'p2psip-serial-'));
   const socat = await linkedPtys(dir);
   t.after(async () => {
-    await stop(socat);
+    await stopSocat(socat);
     rmSync(dir, { recursive: true, force: true });
   });
   const a = endpoint(join(dir, 'a'));
@@ -93,7 +72,7 @@ test('received bytes past the bound are dropped and counted', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'p2psip-serial-'));
   const socat = await linkedPtys(dir);
   t.after(async () => {
-    await stop(socat);
+    await stopSocat(socat);
     rmSync(dir, { recursive: true, force: true });
   });
   let readable = 0;
@@ -115,7 +94,7 @@ test('a line that disappears is reopened when the device comes back', async (t) 
   const device = endpoint(join(dir, 'a'), { reconnectMinMs: 20, reconnectMaxMs: 100 });
   t.after(async () => {
     await device.serial.close();
-    await stop(socat);
+    await stopSocat(socat);
     rmSync(dir, { recursive: true, force: true });
   });
   let cable = endpoint(join(dir, 'b'));
@@ -123,7 +102,7 @@ test('a line that disappears is reopened when the device comes back', async (t) 
 
   // The adapter is unplugged: the device end reports it and keeps trying.
   await cable.serial.close();
-  await stop(socat);
+  await stopSocat(socat);
   await until('outage reported', () => device.errors.length > 0);
   await until('retries while away', () => device.errors.length > 2);
   assert.equal(device.serial.writable, 4096);
