@@ -86,6 +86,17 @@ test('a peer turned client is no next hop for anyone: its Leave takes it out of 
   await until('joined as a peer again', () => z.topology.state === 'joined', 10_000, 50);
 });
 
+test('a peer that turns client and straight back gets its range again from its successor (§10.5 step 4)', async () => {
+  // Back before its successor has run a replication pass since the Leave: the successor holds
+  // the range only as replicas, and must hand them over because the peer joined.
+  const z = devices.find((d) => ((d.storage?.status() as { resources?: number } | undefined)?.resources ?? 0) > 0)!;
+  await z.switchRole('client');
+  await z.switchRole('peer');
+  await until('joined as a peer again', () => z.topology.state === 'joined', 10_000, 50);
+  await until('its range handed back', () => ((z.storage!.status() as { resources: number }).resources) > 0, 5_000, 50);
+  await everyRecordFetchable(devices.find((d) => d !== z)!);
+});
+
 function sample(over: Partial<ResourceSample> = {}): ResourceSample {
   return { freeMemoryBytes: 1e9, totalMemoryBytes: 2e9, rssBytes: 50e6, loadPerCore: 0.2, diskFreeBytes: 1e9, ...over };
 }

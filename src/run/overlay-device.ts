@@ -124,6 +124,7 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
     }, { budgetBytes: config.storageBudgetBytes });
     storage = s;
     table.onNeighboursChanged = () => s.neighboursChanged();
+    peer.onAdmitted = (joining) => s.admitted(joining);
   };
   /** §10.9: a joined peer hands the data it is responsible for to its successor, then leaves. */
   const leavePeerRole = async (): Promise<void> => {

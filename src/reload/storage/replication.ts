@@ -32,6 +32,8 @@ export class Replication {
   private readonly pushed = new Map<string, Map<string, number>>();
   /** Resources we were responsible for at the last sync: the ones to hand over if that changes. */
   private readonly primary = new Set<string>();
+  /** Peers that joined as our predecessor since the last pass. */
+  private readonly admittedPeers = new Set<string>();
   /** Resources outside our replica set, since when (local ms). */
   private readonly outside = new Map<string, number>();
   private readonly settleMs: number;
@@ -60,6 +62,16 @@ export class Replication {
   /** The neighbour table changed: the replica sets may have too (§10.7.3). */
   neighboursChanged(): void {
     this.schedule(this.settleMs);
+  }
+
+  /**
+   * §10.5 step 4: `peer` joined as our predecessor: it gets every resource of its range we
+   * hold, also those held here only as its replicas. It may have left and come back before a
+   * pass made us responsible for them, and then nobody else would give them back.
+   */
+  admitted(peer: NodeId): void {
+    this.admittedPeers.add(toHex(peer));
+    this.schedule(0);
   }
 
   /** A Store changed a resource we are responsible for: copy it now. */
@@ -94,6 +106,8 @@ export class Replication {
     const preds = this.env.topology.predecessors();
     const succs = this.env.topology.successors().slice(0, D.REPLICAS);
     const now = this.env.clock.now();
+    const admitted = preds[0] !== undefined && this.admittedPeers.has(toHex(preds[0]));
+    this.admittedPeers.clear();
     const jobs: (() => Promise<void>)[] = [];
     for (const r of [...this.env.store.all()]) {
       const key = toHex(r.id);
@@ -105,9 +119,9 @@ export class Replication {
         });
         continue;
       }
-      // §10.5 step 6: a joining predecessor took this range: hand the data to it.
+      // §10.5 steps 4 and 6: a joining predecessor took this range: hand the data to it.
       const p0 = preds[0];
-      if (this.primary.has(key) && p0 && inRange(preds[1] ?? self, r.id, p0)) {
+      if ((this.primary.has(key) || admitted) && p0 && inRange(preds[1] ?? self, r.id, p0)) {
         jobs.push(async () => {
           if (await this.push(r, p0, 1)) {
             this.counters.handovers++;

@@ -1,5 +1,6 @@
 // A peer's storage (RFC 6940 §7, §10.4): answers Store, Fetch, Stat and Find from its data
 // store, sweeps expired values, and keeps replicas in place as the ring changes.
+import type { NodeId } from '../../codec/index.ts';
 import type { Clock, TimerHandle } from '../../util/clock.ts';
 import type { Logger } from '../../util/log.ts';
 import type { ReloadNode } from '../node.ts';
@@ -63,6 +64,11 @@ export class Storage {
   /** The neighbour table changed (the topology calls this). */
   neighboursChanged(): void {
     this.replication.neighboursChanged();
+  }
+
+  /** §10.5 step 4: a peer joined as our predecessor (the topology calls this). */
+  admitted(peer: NodeId): void {
+    this.replication.admitted(peer);
   }
 
   /** §10.9: hand what we are responsible for to our successor before leaving. */

@@ -48,6 +48,8 @@ export class ChordPeer implements Topology {
    */
   private readonly routers = new Map<string, NodeId>();
   private readonly bootstraps = new Map<string, Endpoint>();
+  /** A peer joined as our predecessor: storage hands it the data of its range (§10.5 step 4). */
+  onAdmitted: (joining: NodeId) => void = () => {};
 
   constructor(private readonly components: { clock: Clock; log: Logger; node: ReloadNode }, init: ChordInit = {}) {
     const node = components.node;
@@ -177,6 +179,9 @@ export class ChordPeer implements Topology {
     if (this.state !== 'joined') throw new ReloadError(ErrorCode.Error_Forbidden, 'not part of the overlay yet');
     const predecessor = this.table.predecessors[0];
     this.table.add(joining);
+    // (4) "AP does a series of Store requests to JP to store the data that JP will be
+    // responsible for."
+    this.onAdmitted(joining);
     // (7, 8) After the answer: Update to the joining node and to every neighbour.
     setImmediate(() => this.announce(predecessor, true));
     return { name: 'join_ans', body: { overlaySpecificData: new Uint8Array(0) } };
