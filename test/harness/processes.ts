@@ -50,6 +50,18 @@ export class Cluster {
 
   constructor(private readonly extraArgs: string[] = []) {
     ensureBundle();
+    // A test file stopped by the runner's timeout never reaches its `after` hooks: its devices
+    // would live on as orphans and load every later test. They die with this process instead.
+    const orphans = (): void => {
+      for (const d of this.devices) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
+    };
+    process.once('exit', orphans);
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => {
+        orphans();
+        process.exit(1);
+      });
+    }
   }
 
   /** How long `start` waits for a device's "started" line; benchmarks on a loaded machine wait longer. */
