@@ -8,16 +8,17 @@
 // at the next start.
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { readSimStateFile } from '../src/device/gpio/index.ts';
 import { CONSOLE_PROMPT } from '../src/device/serial-console.ts';
+import { Broker, freePort } from './harness/mosquitto.ts';
 import { Cluster, type DeviceProcess, waitConverged } from './harness/processes.ts';
+import { ptyPair, stopSocat } from './harness/pty.ts';
 import { sleep, until } from './harness/wait.ts';
 
 const DOMAIN = 'building.example';
@@ -28,8 +29,6 @@ const DOOR_CODE = '1234#';
 const STRIKE_PIN = 23;
 const PULSE_MS = 3000;
 const HOLD_OFF_MS = 2000;
-const MOSQUITTO = '/usr/sbin/mosquitto';
-const HOST = '127.0.0.1';
 /** Status is polled every POLL_MS for up to WAIT_MS. */
 const WAIT_MS = 15_000;
 const POLL_MS = 100;
@@ -66,62 +65,7 @@ interface DeviceStatus {
   mqtt: { connected: boolean; reconnects: number } | null;
 }
 
-// ---- helpers around the processes the test owns ---------------------------------------------
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ host: HOST, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-/** A mosquitto on one loopback port, started and SIGKILLed by PID. */
-class Broker {
-  private child: ChildProcess | undefined;
-  private stderr = '';
-  private readonly config: string;
-
-  constructor(readonly port: number, dir: string) {
-    this.config = join(dir, 'mosquitto.conf');
-    // No persistence: whatever a restarted broker holds retained was published to it again.
-    writeFileSync(this.config, `listener ${port} ${HOST}\nallow_anonymous true\npersistence false\n`);
-  }
-
-  get url(): string {
-    return `mqtt://${HOST}:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(MOSQUITTO, ['-c', this.config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child = child;
-    child.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-4000); });
-    await until(`mosquitto listening on ${this.port}`, async () => {
-      if (child.exitCode !== null) throw new Error(`mosquitto exited: ${this.stderr}`);
-      return canConnect(this.port);
-    }, 5000, 20);
-  }
-
-  async kill(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    process.kill(child.pid!, 'SIGKILL');
-    await exited;
-  }
-}
+// ---- helpers around what the test owns -----------------------------------------------------
 
 /** An MQTT subscriber, as Home Assistant would be: every message with its retain flag. */
 class Observer {
@@ -147,26 +91,6 @@ class Observer {
   }
 }
 
-/** Starts socat joining two ptys; their /dev/pts paths come from its stderr. */
-async function ptyPair(): Promise<{ socat: ChildProcess; paths: [string, string] }> {
-  const socat = spawn('socat', ['-d', '-d', 'pty,raw,echo=0', 'pty,raw,echo=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`socat did not start: ${stderr}`)), 5000);
-    socat.once('error', reject);
-    socat.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('starting data transfer loop')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  const paths = [...stderr.matchAll(/PTY is (\/dev\/pts\/\d+)/g)].map((m) => m[1]);
-  assert.equal(paths.length, 2, stderr);
-  return { socat, paths: [paths[0], paths[1]] };
-}
-
 /** The technician's end of the serial cable: raw reads through a tty stream, writes on a second descriptor. */
 function terminal(path: string): { type(text: string): void; lines(): string[]; close(): void } {
   const readFd = openSync(path, constants.O_RDWR | constants.O_NOCTTY);
@@ -183,13 +107,6 @@ function terminal(path: string): { type(text: string): void; lines(): string[]; 
       closeSync(writeFd);
     },
   };
-}
-
-function stopChild(child: ChildProcess | undefined): Promise<unknown> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  process.kill(child.pid!, 'SIGKILL');
-  return exited;
 }
 
 describe('door panel on the sim board and a flat, as real processes', { timeout: 150_000 }, () => {
@@ -265,7 +182,7 @@ describe('door panel on the sim board and a flat, as real processes', { timeout:
     technician?.close();
     await cluster.close();
     await broker?.kill();
-    await stopChild(socat);
+    if (socat) await stopSocat(socat);
     rmSync(dir, { recursive: true, force: true });
   });
 
