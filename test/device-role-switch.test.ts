@@ -13,7 +13,7 @@ import { ChordPeer } from '../src/topology/chord/chord.ts';
 import { FakeClock } from '../src/util/clock.ts';
 import { silentLogger } from '../src/util/log.ts';
 import { closeAll, startDevice } from './harness/in-process.ts';
-import { until } from './harness/wait.ts';
+import { sleep, until } from './harness/wait.ts';
 
 const RECORDS_PER_DEVICE = 12;
 let devices: OverlayDevice[] = [];
@@ -68,20 +68,22 @@ test('a peer holding data becomes a client without losing a record, and comes ba
   await everyRecordFetchable(other);
 });
 
-test('a peer turned client is no next hop for anyone: its Leave takes it out of the routers too', async () => {
+test('a peer turned client is no next hop for anyone: its Leave keeps it out of routers and tables', async () => {
   // Its neighbours have routed over it since its first Update; its links stay up as it turns
-  // client, so only the Leave (§10.9) can tell them it no longer routes.
+  // client, so only the Leave (§10.9) can tell them it no longer routes, and Updates sent
+  // before they heard of it must not bring it back.
   const z = devices[devices.length - 1];
   const justPast = ringAdd(z.identity.nodeId, 1n);
   const others = devices.filter((d) => d !== z);
-  assert.ok(others.some((d) => idEquals(d.topology.nextHop(justPast)?.remoteNodeId ?? new Uint8Array(16), z.identity.nodeId)), 'some peer routes over z');
+  const routesOverZ = (d: OverlayDevice): boolean => idEquals(d.topology.nextHop(justPast)?.remoteNodeId ?? new Uint8Array(16), z.identity.nodeId);
+  assert.ok(others.some(routesOverZ), 'some peer routes over z');
   await z.switchRole('client');
-  for (const d of others) {
-    const next = d.topology.nextHop(justPast)?.remoteNodeId;
-    assert.ok(next && !idEquals(next, z.identity.nodeId), `${toHex(d.identity.nodeId).slice(0, 6)} still routes over the client`);
-  }
+  for (const d of others) assert.ok(!routesOverZ(d), `${toHex(d.identity.nodeId).slice(0, 6)} still routes over the client`);
   await until('attached as a client', () => z.topology.state === 'attached', 10_000, 50);
   await everyRecordFetchable(z);
+  // A few periodic Updates later (every 500 ms here), still nobody routes over it.
+  await sleep(1500);
+  for (const d of others) assert.ok(!routesOverZ(d), `${toHex(d.identity.nodeId).slice(0, 6)} routes over the client again`);
   await z.switchRole('peer');
   await until('joined as a peer again', () => z.topology.state === 'joined', 10_000, 50);
 });
@@ -89,11 +91,18 @@ test('a peer turned client is no next hop for anyone: its Leave takes it out of 
 test('a peer that turns client and straight back gets its range again from its successor (§10.5 step 4)', async () => {
   // Back before its successor has run a replication pass since the Leave: the successor holds
   // the range only as replicas, and must hand them over because the peer joined.
-  const z = devices.find((d) => ((d.storage?.status() as { resources?: number } | undefined)?.resources ?? 0) > 0)!;
+  const inRange = (d: OverlayDevice) => records.filter((r) => d.topology.isResponsible(r.resource));
+  const z = devices.find((d) => inRange(d).length > 0)!;
+  const own = inRange(z);
   await z.switchRole('client');
   await z.switchRole('peer');
   await until('joined as a peer again', () => z.topology.state === 'joined', 10_000, 50);
-  await until('its range handed back', () => ((z.storage!.status() as { resources: number }).resources) > 0, 5_000, 50);
+  await until('its range handed back', () => own.every((r) => z.storage!.store.get(r.resource) !== undefined), 5_000, 50).catch((e) => {
+    const short = (d: OverlayDevice) => toHex(d.identity.nodeId).slice(0, 6);
+    console.log('own', own.length, 'missing at z', own.filter((r) => !z.storage!.store.get(r.resource)).map((r) => toHex(r.resource).slice(0, 6)));
+    for (const d of devices) { const t = (d.topology as ChordPeer).table?.toJSON(); console.log(d === z ? 'Z' : ' ', short(d), d.role, d.topology.state, 'holds', own.filter((r) => d.storage?.store.get(r.resource)).length, JSON.stringify((d.storage?.status() as any)?.replication), t && t.predecessors.map((q) => q.slice(0, 6)), t && t.successors.map((q) => q.slice(0, 6))); }
+    throw e;
+  });
   await everyRecordFetchable(devices.find((d) => d !== z)!);
 });
 

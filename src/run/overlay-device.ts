@@ -125,6 +125,7 @@ export async function startOverlayDevice(config: DeviceConfig, components: { clo
     storage = s;
     table.onNeighboursChanged = () => s.neighboursChanged();
     peer.onAdmitted = (joining) => s.admitted(joining);
+    peer.onDeparted = (leaving) => s.departed(leaving);
   };
   /** §10.9: a joined peer hands the data it is responsible for to its successor, then leaves. */
   const leavePeerRole = async (): Promise<void> => {

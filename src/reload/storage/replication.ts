@@ -70,8 +70,18 @@ export class Replication {
    * pass made us responsible for them, and then nobody else would give them back.
    */
   admitted(peer: NodeId): void {
+    this.forget(peer);
     this.admittedPeers.add(toHex(peer));
     this.schedule(0);
+  }
+
+  /**
+   * `peer` left (§10.9) or joined afresh: what we pushed to it is gone, so it gets our
+   * replicas again, even if it is back before a pass saw it go.
+   */
+  forget(peer: NodeId): void {
+    const hex = toHex(peer);
+    for (const peers of this.pushed.values()) peers.delete(hex);
   }
 
   /** A Store changed a resource we are responsible for: copy it now. */

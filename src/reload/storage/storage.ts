@@ -71,6 +71,11 @@ export class Storage {
     this.replication.admitted(peer);
   }
 
+  /** §10.9: a peer left (the topology calls this). */
+  departed(peer: NodeId): void {
+    this.replication.forget(peer);
+  }
+
   /** §10.9: hand what we are responsible for to our successor before leaving. */
   handover(): Promise<void> {
     return this.replication.handoverAll();

@@ -48,8 +48,16 @@ export class ChordPeer implements Topology {
    */
   private readonly routers = new Map<string, NodeId>();
   private readonly bootstraps = new Map<string, Endpoint>();
+  /**
+   * Peers that sent us a Leave but are still linked (a peer turned client keeps its links):
+   * kept out of the table until they join again, whatever stale Updates still list them.
+   * Bounded by the links.
+   */
+  private readonly departed = new Set<string>();
   /** A peer joined as our predecessor: storage hands it the data of its range (§10.5 step 4). */
   onAdmitted: (joining: NodeId) => void = () => {};
+  /** A peer left (§10.9): whatever storage sent it is gone with it. */
+  onDeparted: (leaving: NodeId) => void = () => {};
 
   constructor(private readonly components: { clock: Clock; log: Logger; node: ReloadNode }, init: ChordInit = {}) {
     const node = components.node;
@@ -86,6 +94,7 @@ export class ChordPeer implements Topology {
 
   linkClosed(link: Link): void {
     this.routers.delete(toHex(link.remoteNodeId));
+    this.departed.delete(toHex(link.remoteNodeId));
     if (!this.table.contains(link.remoteNodeId)) return;
     const wasNeighbour = this.table.isNeighbour(link.remoteNodeId);
     const predecessor = this.table.predecessors[0];
@@ -178,6 +187,7 @@ export class ChordPeer implements Topology {
     }
     if (this.state !== 'joined') throw new ReloadError(ErrorCode.Error_Forbidden, 'not part of the overlay yet');
     const predecessor = this.table.predecessors[0];
+    this.departed.delete(toHex(joining));
     this.table.add(joining);
     // (4) "AP does a series of Store requests to JP to store the data that JP will be
     // responsible for."
@@ -201,6 +211,7 @@ export class ChordPeer implements Topology {
     const predecessor = this.table.predecessors[0];
     const before = this.table.version;
     // The sender routes (it sent an Update), so it may enter our table, and we may route over it.
+    this.departed.delete(toHex(sender));
     this.table.add(sender);
     if (this.components.node.links.get(sender)) this.routers.set(toHex(sender), sender);
     setImmediate(() => {
@@ -271,7 +282,7 @@ export class ChordPeer implements Topology {
   private async attachAll(candidates: NodeId[], through: NodeId | undefined): Promise<void> {
     const self = this.components.node.nodeId;
     const links = this.components.node.links;
-    const wanted = candidates.filter((id) => !idEquals(id, self) && (this.table.wantsNeighbour(id) || this.table.wantsFinger(id)));
+    const wanted = candidates.filter((id) => !idEquals(id, self) && !this.departed.has(toHex(id)) && (this.table.wantsNeighbour(id) || this.table.wantsFinger(id)));
     await Promise.all(wanted.map(async (id) => {
       const existing = links.get(id);
       if (existing) {
@@ -385,6 +396,8 @@ export class ChordPeer implements Topology {
     // turning client keeps its links, so linkClosed would never drop it from the routers.
     this.table.remove(leaving);
     this.routers.delete(toHex(leaving));
+    this.departed.add(toHex(leaving));
+    this.onDeparted(leaving);
     setImmediate(() => {
       void this.attachAll(offered, undefined).then(() => {
         this.announce(predecessor);
