@@ -90,19 +90,21 @@ test('a peer turned client is no next hop for anyone: its Leave keeps it out of 
 
 test('a peer that turns client and straight back gets its range again from its successor (§10.5 step 4)', async () => {
   // Back before its successor has run a replication pass since the Leave: the successor holds
-  // the range only as replicas, and must hand them over because the peer joined.
+  // the range only as replicas, and must hand them over because the peer joined. First the
+  // ring settles from the switches before: every record at its peer and that peer's successor.
+  const holds = (id: Uint8Array | undefined, resource: Uint8Array): boolean =>
+    devices.some((d) => id !== undefined && idEquals(d.identity.nodeId, id) && d.storage?.store.get(resource) !== undefined);
+  await until('every record at its peer and the first replica', () => records.every((r) => {
+    const peer = devices.find((d) => d.topology.isResponsible(r.resource));
+    return peer !== undefined && holds(peer.identity.nodeId, r.resource) && holds((peer.topology as ChordPeer).table.successors[0], r.resource);
+  }), 15_000, 100);
   const inRange = (d: OverlayDevice) => records.filter((r) => d.topology.isResponsible(r.resource));
   const z = devices.find((d) => inRange(d).length > 0)!;
   const own = inRange(z);
   await z.switchRole('client');
   await z.switchRole('peer');
   await until('joined as a peer again', () => z.topology.state === 'joined', 10_000, 50);
-  await until('its range handed back', () => own.every((r) => z.storage!.store.get(r.resource) !== undefined), 5_000, 50).catch((e) => {
-    const short = (d: OverlayDevice) => toHex(d.identity.nodeId).slice(0, 6);
-    console.log('own', own.length, 'missing at z', own.filter((r) => !z.storage!.store.get(r.resource)).map((r) => toHex(r.resource).slice(0, 6)));
-    for (const d of devices) { const t = (d.topology as ChordPeer).table?.toJSON(); console.log(d === z ? 'Z' : ' ', short(d), d.role, d.topology.state, 'holds', own.filter((r) => d.storage?.store.get(r.resource)).length, JSON.stringify((d.storage?.status() as any)?.replication), t && t.predecessors.map((q) => q.slice(0, 6)), t && t.successors.map((q) => q.slice(0, 6))); }
-    throw e;
-  });
+  await until('its range handed back', () => own.every((r) => z.storage!.store.get(r.resource) !== undefined), 5_000, 50);
   await everyRecordFetchable(devices.find((d) => d !== z)!);
 });
 
